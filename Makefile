@@ -1,0 +1,65 @@
+# poft — two commands for a new machine:
+#   make demo   set everything up, then run the main job
+#   make test   set everything up, then run the test suite
+# Every target is idempotent: a second run installs nothing.
+
+PYTHON      ?= $(shell command -v python3.11 || command -v python3)
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PIP         := $(PY) -m pip --disable-pip-version-check -q
+STAMP       := $(VENV)/.poft-installed
+FMNIST_DIR  := /usr/share/datasets/fashion-mnist
+ANVIL       := node_modules/.bin/anvil
+PYTEST_ARGS ?=
+
+.PHONY: setup venv data anvil test demo bench clean
+
+setup: venv data anvil
+
+venv: $(STAMP)
+
+# torch first, from the CPU wheel on disk, so nothing later resolves a CUDA build;
+# then the package with every transitive version pinned by requirements.lock;
+# byzfl without its dependencies (they would pull CUDA torch).
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -c requirements.lock -e '.[dev]'
+	$(PIP) install --no-deps byzfl==0.0.11
+	@touch $@
+
+data:
+	@if [ -n "$$POFT_DATA_DIR" ]; then \
+	  echo "data: using POFT_DATA_DIR=$$POFT_DATA_DIR"; \
+	elif [ -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ]; then \
+	  echo "data: Fashion-MNIST found in $(FMNIST_DIR)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) && \
+	  echo "data: installed dataset-fashion-mnist into $(FMNIST_DIR)"; \
+	else \
+	  echo "data: Fashion-MNIST is not installed and apt-get is not usable here."; \
+	  echo "      Install Debian's dataset-fashion-mnist, or set POFT_DATA_DIR to a folder"; \
+	  echo "      holding the four IDX files (train/t10k images and labels, .gz or plain)."; \
+	fi
+
+anvil: $(ANVIL)
+
+$(ANVIL): package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+	  echo "anvil: npm not found; the JSON-RPC (anvil) tests will be skipped."; \
+	fi
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m poft.demo
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .poft-cache

@@ -1,0 +1,1 @@
+"""poft.commitment"""
