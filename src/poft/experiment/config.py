@@ -39,6 +39,7 @@ RuleName = Literal["softmax", "mean", "median", "trimmed_mean", "krum", "multi_k
 AttackName = Literal["none", "label_flip", "sign_flip", "gaussian", "scaling", "alie",
                      "ipm", "backdoor"]
 PartitionName = Literal["iid", "dirichlet", "label_skew"]
+WorkerPartition = Literal["iid", "dirichlet"]
 Backend = Literal["embedded", "anvil"]
 ImportPolicy = Literal["candidate", "init"]
 
@@ -58,6 +59,8 @@ class DataSection:
     train_samples: int | None = bounded(None, min=10)   # subsample of the training set
     test_samples: int | None = bounded(None, min=10)    # subsample of the test set
     validator_samples: int = bounded(500, min=10)       # each staker's own scoring data
+    network_partition: PartitionName = "iid"            # how the networks share the data
+    network_alpha: float = bounded(0.5, min=1e-6)       # Dirichlet concentration across networks
 
 
 @dataclass
@@ -103,12 +106,9 @@ class NetworkSection:
     stakers: int = bounded(5, min=1, max=50)            # committee-eligible participants
     validators: int = bounded(3, min=1, max=32)         # committee size k
     miners: int = bounded(2, min=1, max=8)              # miner + backups
-    partition: PartitionName = "iid"                    # this network's share of the data
-    alpha: float = bounded(0.5, min=1e-6)               # Dirichlet concentration
-    classes: list[int] = field(default_factory=list)    # label_skew: this network's classes
-    data_share: float = bounded(1.0, min=1e-6)          # relative size of this network's share
-    worker_partition: PartitionName = "iid"             # split among this network's workers
-    worker_alpha: float = bounded(0.5, min=1e-6)
+    classes: list[int] = field(default_factory=list)    # data.network_partition = "label_skew"
+    partition: WorkerPartition = "iid"                  # split among this network's workers
+    alpha: float = bounded(0.5, min=1e-6)               # Dirichlet concentration (workers)
     byzantine_fraction: float = bounded(0.0, min=0.0, max=0.9)
     attack: AttackName = "none"
     attack_params: dict = field(default_factory=dict)
@@ -125,9 +125,6 @@ class NetworkSection:
         if self.lying_validators > self.stakers:
             fail(f"{path}.lying_validators", f"{self.lying_validators} is more than the "
                  f"{self.stakers} stakers")
-        if self.partition == "label_skew" and not self.classes:
-            fail(f"{path}.classes", "partition = 'label_skew' needs the list of this "
-                 "network's classes, e.g. classes = [0, 1, 2, 3, 4]")
         if self.byzantine_fraction > 0 and self.attack == "none":
             fail(f"{path}.attack", "byzantine_fraction > 0 needs an attack, e.g. 'sign_flip'")
 
@@ -164,6 +161,11 @@ class ExperimentConfig:
         if not self.networks:
             fail("networks", "at least one [[networks]] table is required")
         names = [n.name for n in self.networks]
+        if self.data.network_partition == "label_skew":
+            for i, net in enumerate(self.networks):
+                if not net.classes:
+                    fail(f"networks[{i}].classes", "data.network_partition = 'label_skew' "
+                         "needs each network's classes, e.g. classes = [0, 1, 2, 3, 4]")
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
             fail("networks", f"network name {duplicate!r} is used twice; names must be unique")

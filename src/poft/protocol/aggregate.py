@@ -1,0 +1,100 @@
+"""The round's aggregate as a pure function of the round's committed inputs.
+
+The miner computes it to propose, every validator recomputes it to attest, and
+`poft verify --recompute` re-executes it from the stored blobs. All three call
+`aggregate_round`, so they agree by construction; the validators' tolerance
+(`AggregationSpec.tolerance`) only absorbs float noise between machines.
+
+Inputs are what the chain fixes: the global model θ, the candidates θ_i in
+on-chain order, and the validators' reported losses L[v, i] (decoded from
+fixed point). A candidate is *admissible* when its approximated population loss
+(median over validators) is finite and its parameters are finite.
+
+* softmax (SABFL): w = softmax(-L / T) over admissible candidates, others 0;
+  θ' = θ + Σ w_i (θ_i − θ).
+* any baseline rule (Krum, median, ...): applied to the admissible deltas
+  θ_i − θ; θ' = θ + rule(deltas). Reward weights are then uniform over the
+  admissible candidates (these rules do not weight).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from poft.aggregation import get_rule
+from poft.aggregation.softmax import approximate_population_loss, softmax_weights
+
+WEIGHT_SCALE = 10**18  # fixed point of the weights settled on chain
+
+
+@dataclass(frozen=True)
+class AggregationSpec:
+    rule: str = "softmax"
+    temperature: float = 0.05
+    params: dict = field(default_factory=dict)
+    tolerance: float = 1e-5
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    global_vec: torch.Tensor                # (d,) float32
+    candidates: torch.Tensor                # (n, d) float32; a missing candidate is a NaN row
+    losses: torch.Tensor                    # (v, n) float64, reported by the validators
+    previous_delta: torch.Tensor | None = None  # last round's θ_t − θ_{t−1} (centered clipping)
+
+
+@dataclass(frozen=True)
+class RoundAggregate:
+    model: torch.Tensor                     # (d,) float32, the proposed θ'
+    weights: torch.Tensor                   # (n,) float64, reward weights, sum 1
+    population_loss: torch.Tensor           # (n,) float64, median over validators
+
+    @property
+    def fixed_weights(self) -> list[int]:
+        return to_fixed_weights(self.weights)
+
+
+def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregate:
+    """θ' and the reward weights of one round (see the module docstring)."""
+    n = inputs.candidates.shape[0]
+    if inputs.losses.ndim != 2 or inputs.losses.shape[1] != n:
+        raise ValueError(f"losses must have shape (validators, {n}), got "
+                         f"{tuple(inputs.losses.shape)}")
+    population = approximate_population_loss(inputs.losses.to(torch.float64))
+    admissible = torch.isfinite(population) & torch.isfinite(inputs.candidates).all(dim=1)
+    if not bool(admissible.any()):
+        raise ValueError("no admissible candidate: every update has a non-finite loss "
+                         "or non-finite parameters")
+    theta = inputs.global_vec.to(torch.float64)
+    deltas = inputs.candidates[admissible].to(torch.float64) - theta
+    if spec.rule == "softmax":
+        masked = torch.where(admissible, population, torch.full_like(population, math.inf))
+        weights = softmax_weights(masked, spec.temperature)
+        delta = weights[admissible] @ deltas
+    else:
+        weights = admissible.to(torch.float64) / admissible.sum()
+        delta = get_rule(spec.rule)(deltas, **_rule_context(spec, inputs))
+    return RoundAggregate(model=(theta + delta).to(torch.float32), weights=weights,
+                          population_loss=population)
+
+
+def matches(proposed: torch.Tensor, recomputed: torch.Tensor, tolerance: float) -> bool:
+    """Whether a proposed model equals the recomputed one within `tolerance`."""
+    if proposed.shape != recomputed.shape or not bool(torch.isfinite(proposed).all()):
+        return False
+    return bool((proposed - recomputed).abs().max() <= tolerance)
+
+
+def to_fixed_weights(weights: torch.Tensor) -> list[int]:
+    """floor(w · 10^18): the sum never exceeds WEIGHT_SCALE, as the contract requires."""
+    return [int(math.floor(float(w) * WEIGHT_SCALE)) for w in weights.tolist()]
+
+
+def _rule_context(spec: AggregationSpec, inputs: RoundInputs) -> dict:
+    params = dict(spec.params)
+    if spec.rule == "centered_clipping" and inputs.previous_delta is not None:
+        params.setdefault("center", inputs.previous_delta.to(torch.float64))
+    return params

@@ -1,0 +1,70 @@
+"""Reading one round's committed inputs off the ledger and the store.
+
+Miner, validators and `poft verify --recompute` all aggregate from exactly this:
+the parent model, the candidates in on-chain order, and the reported losses in
+committee order. A candidate whose blob is missing, corrupt, substituted or of
+another architecture becomes a NaN row, which `aggregate_round` treats as
+inadmissible (weight 0) instead of failing the round.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from poft.commitment import CommitmentError
+from poft.protocol.aggregate import RoundInputs
+from poft.protocol.models_io import ModelCodec
+from poft.store import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class CandidateCache:
+    """Verified candidate vectors by root, so each blob is fetched once per role."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[bytes, torch.Tensor | None] = {}
+
+    def load(self, codec: ModelCodec, store, root: bytes, uri: str,
+             fingerprint: bytes | None) -> torch.Tensor | None:
+        if root not in self._vectors:
+            try:
+                self._vectors[root] = codec.fetch(store, root, uri, fingerprint)
+            except (StoreError, CommitmentError) as exc:
+                log.warning("candidate %s refused: %s", root.hex()[:16], exc)
+                self._vectors[root] = None
+        return self._vectors[root]
+
+    def forget_all_but(self, keep: set[bytes]) -> None:
+        self._vectors = {k: v for k, v in self._vectors.items() if k in keep}
+
+
+def load_candidates(ledger, store, codec: ModelCodec, round_id: int,
+                    fingerprint: bytes, cache: CandidateCache) -> torch.Tensor:
+    """(n, d) candidate matrix in on-chain order; refused candidates are NaN rows."""
+    rows = []
+    dim = codec.dim
+    for cand in ledger.candidates(round_id):
+        vec = cache.load(codec, store, cand.root, cand.uri, fingerprint)
+        rows.append(vec if vec is not None else torch.full((dim,), float("nan")))
+    return torch.stack(rows) if rows else torch.empty((0, dim))
+
+
+def load_reports(ledger, round_id: int) -> torch.Tensor:
+    """(v, n) losses of the validators that reported, in committee order."""
+    reports = ledger.reports(round_id)
+    order = [v for v in ledger.committee(round_id).validators if v in reports]
+    if not order:
+        raise ValueError(f"round {round_id}: no validator has reported losses")
+    return torch.tensor([reports[v] for v in order], dtype=torch.float64)
+
+
+def collect_round_inputs(ledger, store, codec: ModelCodec, round_id: int,
+                         parent_vec: torch.Tensor, fingerprint: bytes,
+                         cache: CandidateCache) -> RoundInputs:
+    return RoundInputs(global_vec=parent_vec,
+                       candidates=load_candidates(ledger, store, codec, round_id,
+                                                  fingerprint, cache),
+                       losses=load_reports(ledger, round_id))

@@ -1,0 +1,99 @@
+"""The validator role: score every candidate on its own data, then check the
+miner's aggregate and attest or reject.
+
+1. evaluate: the loss of each candidate model (worker updates and imported
+   cross-chain models alike) on the validator's own data, in one batched pass;
+   a candidate that cannot be fetched or verified scores +inf. The loss vector
+   goes on chain in fixed point.
+2. review: recompute the aggregate from the committed inputs (the same
+   `aggregate_round` the miner runs), fetch the proposed model by its root,
+   compare within the stated tolerance, check the weights hash, and attest
+   with an EIP-712 checkpoint signature, or reject.
+
+A *lying* validator (an experiment option) reports random losses instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+from poft.commitment import CommitmentError
+from poft.learning.batched_eval import batched_losses
+from poft.learning.datasets import ArrayDataset
+from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
+from poft.protocol.models_io import ModelCodec
+from poft.protocol.round_inputs import CandidateCache, collect_round_inputs, load_candidates
+from poft.protocol.timing import NULL_TIMER, PhaseTimer
+from poft.store import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class Validator:
+    def __init__(self, ledger, store, codec: ModelCodec, model: nn.Module,
+                 data: ArrayDataset, spec: AggregationSpec, *, lying: bool = False,
+                 seed: int = 0, timer: PhaseTimer = NULL_TIMER):
+        self.ledger, self.store, self.codec = ledger, store, codec
+        self.model, self.data, self.spec = model, data, spec
+        self.lying = lying
+        self.generator = torch.Generator().manual_seed(seed)
+        self.timer = timer
+        self.cache = CandidateCache()
+
+    @property
+    def address(self) -> str:
+        return self.ledger.address
+
+    def evaluate(self, round_id: int) -> list[float]:
+        head = self.ledger.global_model()
+        candidates = load_candidates(self.ledger, self.store, self.codec, round_id,
+                                     head.fingerprint, self.cache)
+        losses = self.score(candidates)
+        self.ledger.report_losses(round_id, losses)
+        return losses
+
+    def score(self, candidates: torch.Tensor) -> list[float]:
+        """Loss of each candidate on this validator's data (+inf when refused)."""
+        if self.lying:
+            return (torch.rand(len(candidates), generator=self.generator) * 5).tolist()
+        with self.timer.phase("evaluate"):
+            losses = torch.full((len(candidates),), float("inf"), dtype=torch.float64)
+            usable = torch.isfinite(candidates).all(dim=1)
+            if bool(usable.any()):
+                states = [self.codec.to_state(v) for v in candidates[usable]]
+                scored = batched_losses(self.model, states, self.data)
+                losses[usable] = torch.where(torch.isfinite(scored), scored,
+                                             torch.full_like(scored, float("inf")))
+            return losses.tolist()
+
+    def review(self, round_id: int) -> bool:
+        """Attest the current proposal if it is the correct aggregate, else reject."""
+        ok, reason = self.check_proposal(round_id)
+        if ok:
+            self.ledger.attest(round_id)
+        else:
+            log.info("validator %s rejects round %d: %s", self.address[:10], round_id, reason)
+            self.ledger.reject(round_id)
+        return ok
+
+    def check_proposal(self, round_id: int) -> tuple[bool, str]:
+        proposal = self.ledger.proposal(round_id)
+        head = self.ledger.global_model()
+        try:
+            parent = self.codec.fetch(self.store, head.root, head.uri, head.fingerprint)
+            proposed = self.codec.fetch(self.store, proposal.model_root, proposal.uri,
+                                        head.fingerprint)
+        except (StoreError, CommitmentError) as exc:
+            return False, f"proposed model unusable: {exc}"
+        with self.timer.phase("review"):
+            inputs = collect_round_inputs(self.ledger, self.store, self.codec, round_id,
+                                          parent, head.fingerprint, self.cache)
+            expected = aggregate_round(inputs, self.spec)
+        if not matches(proposed, expected.model, self.spec.tolerance):
+            return False, "proposed model differs from the recomputed aggregate"
+        if self.ledger.weights_hash(expected.fixed_weights) != proposal.weights_hash:
+            return False, "weights hash differs from the recomputed weights"
+        return True, "ok"

@@ -1,0 +1,114 @@
+"""The worker role: fetch the global model by its root, train locally, submit.
+
+An honest worker (`Worker`) trains on its own data; a worker whose data was
+poisoned (label flipping, backdoor) is the same role on different data. A
+colluding Byzantine worker (`ByzantineWorker`) instead crafts its update from
+the honest updates already submitted this round (the omniscient setting of
+ALIE/IPM) with one of `poft.attacks`' update attacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from poft.attacks import UPDATE_ATTACKS
+from poft.learning.datasets import ArrayDataset
+from poft.learning.params import flatten
+from poft.learning.training import local_train
+from poft.protocol.models_io import ModelCodec
+from poft.protocol.round_inputs import CandidateCache
+from poft.protocol.timing import NULL_TIMER, PhaseTimer
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+
+
+class Worker:
+    """Honest local training on the worker's own data."""
+
+    def __init__(self, ledger, store, codec: ModelCodec, model: nn.Module,
+                 data: ArrayDataset, settings: TrainingSettings, seed: int,
+                 timer: PhaseTimer = NULL_TIMER):
+        self.ledger, self.store, self.codec = ledger, store, codec
+        self.model, self.data, self.settings = model, data, settings
+        self.generator = torch.Generator().manual_seed(seed)
+        self.timer = timer
+
+    @property
+    def address(self) -> str:
+        return self.ledger.address
+
+    def global_model(self) -> tuple[torch.Tensor, object]:
+        head = self.ledger.global_model()
+        return self.codec.fetch(self.store, head.root, head.uri, head.fingerprint), head
+
+    def local_update(self, start: torch.Tensor) -> torch.Tensor:
+        """The model after local training from `start`, as a flat vector."""
+        with self.timer.phase("train"):
+            self.model.load_state_dict(self.codec.to_state(start))
+            s = self.settings
+            local_train(self.model, self.data, epochs=s.epochs, batch_size=s.batch_size,
+                        lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay,
+                        generator=self.generator)
+            return flatten(self.model.state_dict())
+
+    def submit(self, round_id: int, vec: torch.Tensor) -> bytes:
+        published = self.codec.publish(self.store, vec)
+        c = published.commitment
+        self.ledger.submit_update(round_id, c.root, c.fingerprint, published.uri)
+        return c.root
+
+    def act(self, round_id: int) -> bytes:
+        start, _ = self.global_model()
+        return self.submit(round_id, self.local_update(start))
+
+
+class ByzantineWorker(Worker):
+    """Submits θ + attack(honest deltas of this round).
+
+    `colluders` are the addresses of all Byzantine workers of the network; their
+    own submissions are excluded from what the attack sees as honest.
+    """
+
+    def __init__(self, *args, attack: str, attack_params: dict, colluders: set[str],
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        if attack not in UPDATE_ATTACKS:
+            raise ValueError(f"{attack!r} is not an update attack; choose one of "
+                             f"{', '.join(sorted(UPDATE_ATTACKS))}")
+        self.attack = UPDATE_ATTACKS[attack]
+        self.attack_name, self.attack_params = attack, dict(attack_params)
+        self.colluders = colluders
+        self.cache = CandidateCache()
+
+    def act(self, round_id: int) -> bytes:
+        theta, head = self.global_model()
+        honest = self.honest_deltas(round_id, theta, head.fingerprint)
+        params = dict(self.attack_params)
+        if self.attack_name == "scaling":
+            params["own"] = self.local_update(theta) - theta
+        if self.attack_name == "gaussian":
+            params.setdefault("generator", self.generator)
+        malicious = self.attack(honest, **params)
+        return self.submit(round_id, (theta.to(torch.float64) + malicious).to(torch.float32))
+
+    def honest_deltas(self, round_id: int, theta: torch.Tensor,
+                      fingerprint: bytes) -> torch.Tensor:
+        honest = [c for c in self.ledger.candidates(round_id)
+                  if c.owner not in self.colluders and not c.is_import]
+        rows = [self.cache.load(self.codec, self.store, c.root, c.uri, fingerprint)
+                for c in honest]
+        rows = [r for r in rows if r is not None]
+        if not rows:
+            # Nothing to imitate yet: behave like an honest worker would look.
+            return (self.local_update(theta) - theta).unsqueeze(0).to(torch.float64)
+        return torch.stack(rows).to(torch.float64) - theta.to(torch.float64)
