@@ -1,1 +1,84 @@
-"""poft.attacks"""
+"""Byzantine worker behaviours, as pure functions.
+
+*Update attacks* ``attack(honest_deltas: Tensor(h, d), **params) -> Tensor(d)``
+return the vector every Byzantine worker of the round sends (as a delta
+``θ_i − θ``), in the honest deltas' dtype. The omniscient ones (sign flip,
+ALIE, IPM) see all honest deltas of the round. Context a caller must supply
+besides fixed parameters is listed in :data:`CONTEXT`:
+
+* ``scaling``: ``own_delta`` — the attacker's own honestly trained delta (required);
+* ``gaussian``: ``generator`` — a seeded ``torch.Generator`` (optional; global RNG otherwise);
+* ``alie``: ``n``, ``f`` — workers and Byzantine workers of the round, when ``z`` is not fixed.
+
+*Data attacks* ``attack(dataset, **params) -> dataset`` transform a
+Byzantine worker's ``ArrayDataset`` before it trains honestly on it
+(``label_flip``; ``backdoor`` with ``target``, ``fraction``, ``generator``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+# Submodules stay bound under their own names; the attack functions, which
+# share them, are reached through the registries or the module.
+from poft.attacks import alie, backdoor, gaussian, ipm, label_flip, scaling, sign_flip
+from poft.attacks.alie import alie_z
+from poft.attacks.backdoor import apply_trigger, attack_success_rate, nontarget, poison
+from poft.attacks.label_flip import flip_labels
+
+UpdateAttack = Callable[..., torch.Tensor]
+DataAttack = Callable[..., object]
+
+UPDATE_ATTACKS: dict[str, UpdateAttack] = {
+    "sign_flip": sign_flip.sign_flip,
+    "gaussian": gaussian.gaussian,
+    "scaling": scaling.scaling,
+    "alie": alie.alie,
+    "ipm": ipm.ipm,
+}
+
+DATA_ATTACKS: dict[str, DataAttack] = {
+    "label_flip": label_flip.label_flip,
+    "backdoor": backdoor.backdoor,
+}
+
+# Round context (keyword -> required?) an attack takes besides its parameters.
+CONTEXT: dict[str, dict[str, bool]] = {
+    "scaling": {"own_delta": True},
+    "gaussian": {"generator": False},
+    "alie": {"n": False, "f": False},
+    "backdoor": {"generator": False},
+}
+
+
+def get_update_attack(name: str) -> UpdateAttack:
+    """The update attack registered under ``name``; ``KeyError`` lists the known names."""
+    try:
+        return UPDATE_ATTACKS[name]
+    except (KeyError, TypeError):
+        raise KeyError(f"unknown update attack {name!r}; known: {sorted(UPDATE_ATTACKS)}") from None
+
+
+def get_data_attack(name: str) -> DataAttack:
+    """The data attack registered under ``name``; ``KeyError`` lists the known names."""
+    try:
+        return DATA_ATTACKS[name]
+    except (KeyError, TypeError):
+        raise KeyError(f"unknown data attack {name!r}; known: {sorted(DATA_ATTACKS)}") from None
+
+
+__all__ = [
+    "CONTEXT",
+    "DATA_ATTACKS",
+    "UPDATE_ATTACKS",
+    "alie_z",
+    "apply_trigger",
+    "attack_success_rate",
+    "flip_labels",
+    "get_data_attack",
+    "get_update_attack",
+    "nontarget",
+    "poison",
+]
