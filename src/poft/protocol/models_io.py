@@ -15,7 +15,7 @@ import torch
 
 from poft.commitment import ModelCommitment, commit, open_model
 from poft.learning.params import flatten, unflatten
-from poft.store import BlobStore, digest_from_uri
+from poft.store import BlobStore, parse_location
 
 
 @dataclass(frozen=True)
@@ -42,5 +42,5 @@ class ModelCodec:
     def fetch(self, store: BlobStore, root: bytes, uri: str,
               fingerprint: bytes | None = None) -> torch.Tensor:
         """The model committed to `root`, verified; raises if the bytes do not match."""
-        blob = store.get(digest_from_uri(uri))
+        blob = store.get(parse_location(uri))
         return flatten(open_model(blob, root, fingerprint))

@@ -13,7 +13,6 @@ import logging
 
 import torch
 
-from poft.commitment import CommitmentError
 from poft.protocol.aggregate import RoundInputs
 from poft.protocol.models_io import ModelCodec
 from poft.store import StoreError
@@ -32,7 +31,7 @@ class CandidateCache:
         if root not in self._vectors:
             try:
                 self._vectors[root] = codec.fetch(store, root, uri, fingerprint)
-            except (StoreError, CommitmentError) as exc:
+            except (StoreError, ValueError) as exc:  # CommitmentError, malformed uri
                 log.warning("candidate %s refused: %s", root.hex()[:16], exc)
                 self._vectors[root] = None
         return self._vectors[root]
@@ -46,7 +45,9 @@ def load_candidates(ledger, store, codec: ModelCodec, round_id: int,
     """(n, d) candidate matrix in on-chain order; refused candidates are NaN rows."""
     rows = []
     dim = codec.dim
-    for cand in ledger.candidates(round_id):
+    candidates = ledger.candidates(round_id)
+    cache.forget_all_but({c.root for c in candidates})  # keep only this round's blobs
+    for cand in candidates:
         vec = cache.load(codec, store, cand.root, cand.uri, fingerprint)
         rows.append(vec if vec is not None else torch.full((dim,), float("nan")))
     return torch.stack(rows) if rows else torch.empty((0, dim))

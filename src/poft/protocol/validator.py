@@ -20,7 +20,6 @@ import logging
 import torch
 from torch import nn
 
-from poft.commitment import CommitmentError
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
@@ -86,7 +85,7 @@ class Validator:
             parent = self.codec.fetch(self.store, head.root, head.uri, head.fingerprint)
             proposed = self.codec.fetch(self.store, proposal.model_root, proposal.uri,
                                         head.fingerprint)
-        except (StoreError, CommitmentError) as exc:
+        except (StoreError, ValueError) as exc:  # CommitmentError, malformed uri
             return False, f"proposed model unusable: {exc}"
         with self.timer.phase("review"):
             inputs = collect_round_inputs(self.ledger, self.store, self.codec, round_id,

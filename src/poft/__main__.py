@@ -1,0 +1,4 @@
+from poft.cli import main
+import sys
+
+sys.exit(main())

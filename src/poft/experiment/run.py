@@ -1,0 +1,81 @@
+"""`poft run`: one experiment from a config, with its output folder.
+
+Writes into the output folder (DESIGN.md, "Outer interfaces"):
+config.toml (resolved), metrics.jsonl (one record per network per round),
+summary.json, report.html, models/<network>/round-<r>.safetensors,
+deployment.json, and blobs/ (the content-addressed store of the run).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from poft.drivers.inprocess import InProcessDriver
+from poft.experiment.config import ExperimentConfig, dump_config
+from poft.experiment.report import render_report
+
+
+def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True
+                   ) -> dict:
+    """Run every round of every network; return the summary (also written to disk)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.toml").write_text(dump_config(config))
+    started = time.perf_counter()
+    driver = InProcessDriver(config, out)
+    records: list[dict] = []
+    rounds = config.experiment.rounds
+    bar = tqdm(total=rounds * len(driver.networks), disable=not progress, unit="round",
+               desc=config.experiment.name, dynamic_ncols=True)
+    with driver, (out / "metrics.jsonl").open("w") as metrics:
+        for _ in range(rounds):
+            for record in driver.run_round():
+                rec = asdict(record)
+                records.append(rec)
+                metrics.write(json.dumps(rec) + "\n")
+                metrics.flush()
+                driver.save_model(out, record)
+                bar.update(1)
+                bar.set_postfix_str(" ".join(
+                    f"{r['network']}={r['accuracy']:.3f}" for r in records[-len(driver.networks):]))
+        bar.close()
+        (out / "deployment.json").write_text(json.dumps(driver.deployment_info(), indent=2))
+        summary = build_summary(config, out, records, driver, time.perf_counter() - started)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "report.html").write_text(render_report(config.experiment.name, summary, records))
+    return summary
+
+
+def build_summary(config: ExperimentConfig, out: Path, records: list[dict], driver,
+                  total_s: float) -> dict:
+    networks = {}
+    for net in config.networks:
+        recs = [r for r in records if r["network"] == net.name]
+        last = recs[-1]
+        networks[net.name] = {
+            "final_accuracy": last["accuracy"],
+            "rounds": len(recs),
+            "finalized_rounds": sum(r["finalized"] for r in recs),
+            "accuracy_by_round": [r["accuracy"] for r in recs],
+            "final_model": str(driver.model_path(out, net.name, last["round"])),
+            "final_root": last["model_root"],
+        }
+    timer = driver.timer.totals
+    crosschain = driver.crosschain_summary(total_s)
+    return {
+        "name": config.experiment.name,
+        "seed": config.experiment.seed,
+        "networks": networks,
+        "crosschain": crosschain,
+        "timing": {"total_s": total_s,
+                   "train_s": timer.get("train", 0.0),
+                   "ledger_s": timer.get("ledger", 0.0),
+                   "crosschain_s": sum(crosschain.get("breakdown_s", {}).values()),
+                   "phases_s": dict(timer)},
+        "gas": driver.gas_summary(),
+    }
