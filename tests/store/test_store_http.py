@@ -73,7 +73,7 @@ class LyingHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def liar():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), LyingHandler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()

@@ -98,7 +98,8 @@ def canonical_dtype(name: str, tensor: torch.Tensor) -> str:
     )
 
 
-def _as_tensor(name: object, value: object) -> torch.Tensor:
+def state_tensor(name: object, value: object) -> torch.Tensor:
+    """Check one state dict entry and return it as a tensor (numpy arrays are wrapped)."""
     if not isinstance(name, str):
         raise TypeError(f"state dict keys must be str, got {type(name).__name__} {name!r}")
     if name == _RESERVED:
@@ -123,7 +124,7 @@ def canonicalize(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """
     items = []
     for name, value in state.items():
-        tensor = _as_tensor(name, value)
+        tensor = state_tensor(name, value)
         code = canonical_dtype(name, tensor)
         target = CANONICAL_DTYPES[code][0]
         # resolve_neg: a negative-bit view has no numpy buffer to read.
@@ -289,7 +290,7 @@ def check_finite(state: Mapping[str, torch.Tensor]) -> None:
     """Raise :class:`NonFiniteParameters` naming every tensor that holds NaN or Inf."""
     bad: dict[str, tuple[int, int, int]] = {}
     for name in sorted(state):
-        tensor = _as_tensor(name, state[name])
+        tensor = state_tensor(name, state[name])
         if not (tensor.dtype.is_floating_point or tensor.dtype.is_complex):
             continue
         if bool(torch.isfinite(tensor).all()):

@@ -25,7 +25,7 @@ from functools import cached_property
 
 import torch
 
-from .canonical import TensorLayout, _as_tensor, canonical_dtype
+from .canonical import TensorLayout, state_tensor, canonical_dtype
 
 __all__ = [
     "TensorSpec",
@@ -66,7 +66,7 @@ class Architecture:
     def of_state(cls, state: Mapping[str, torch.Tensor]) -> Architecture:
         specs = []
         for name, value in state.items():
-            tensor = _as_tensor(name, value)
+            tensor = state_tensor(name, value)
             specs.append(TensorSpec(name, tuple(int(s) for s in tensor.shape), canonical_dtype(name, tensor)))
         return cls.from_specs(specs)
 

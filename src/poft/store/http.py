@@ -184,7 +184,10 @@ class BlobServer(ThreadingHTTPServer):
         super().__init__((host, port), _BlobHandler)
         self.store = store
         self.allow_put = allow_put
-        self._thread = threading.Thread(target=self.serve_forever, name="poft-blob-server", daemon=True)
+        # A short poll interval makes close() (shutdown) return promptly.
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="poft-blob-server", daemon=True
+        )
 
     @property
     def url(self) -> str:
