@@ -20,6 +20,7 @@ fixed point). A candidate is *admissible* when its approximated population loss
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 import torch
@@ -89,8 +90,9 @@ def matches(proposed: torch.Tensor, recomputed: torch.Tensor, tolerance: float) 
 
 
 def to_fixed_weights(weights: torch.Tensor) -> list[int]:
-    """floor(w · 10^18): the sum never exceeds WEIGHT_SCALE, as the contract requires."""
-    return [int(math.floor(float(w) * WEIGHT_SCALE)) for w in weights.tolist()]
+    """floor(w · 10^18), exactly (no float rounding up), so the sum never exceeds
+    WEIGHT_SCALE, as the contract requires."""
+    return [math.floor(Fraction(w) * WEIGHT_SCALE) for w in weights.tolist()]
 
 
 def _rule_context(spec: AggregationSpec, inputs: RoundInputs) -> dict:

@@ -1,0 +1,68 @@
+"""Configs are validated on load: each error names the key, the value and what is allowed."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from poft.experiment.config import ConfigError, dump_config, load_config, parse_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def net(**overrides):
+    return {"name": "alpha", **overrides}
+
+
+def test_examples_load():
+    for path in sorted(EXAMPLES.glob("*.toml")):
+        config = load_config(path)
+        assert config.networks, path
+
+
+def test_resolved_config_round_trips_through_toml():
+    config = parse_config({"networks": [net(attack="sign_flip", byzantine_fraction=0.2,
+                                            attack_params={"scale": 2.0})],
+                           "crosschain": {"enabled": False}})
+    assert parse_config(tomllib.loads(dump_config(config))) == config
+
+
+@pytest.mark.parametrize("table, key, fragment", [
+    ({"networks": [net(wokers=3)]}, "networks[0].wokers", "allowed keys are"),
+    ({"networks": [net(partition="zipf")]}, "networks[0].partition", "'iid', 'dirichlet'"),
+    ({"networks": [net(workers=0)]}, "networks[0].workers", "must be >= 1"),
+    ({"networks": [net(workers="ten")]}, "networks[0].workers", "expected an integer"),
+    ({"networks": [net(stakers=3)]}, "networks[0].stakers", "cannot fill a committee"),
+    ({"networks": [net(byzantine_fraction=0.2)]}, "networks[0].attack", "needs an attack"),
+    ({"networks": []}, "networks", "at least one"),
+    ({"networks": [net(), net()]}, "networks", "used twice"),
+    ({"networks": [net()], "training": {"lr": "fast"}}, "training.lr", "expected a number"),
+    ({"networks": [net()], "aggregation": {"rule": "avg"}}, "aggregation.rule", "'softmax'"),
+    ({"networks": [net()], "data": {"network_partition": "label_skew"}},
+     "networks[0].classes", "needs each network's classes"),
+    ({"networks": [net()], "crosschain": {"enabled": True, "links": [
+        {"source": "alpha", "target": "beta"}]}}, "crosschain.links[0].target", "not a network"),
+    ({"networks": [net()], "experiment": {"rounds": 0}}, "experiment.rounds", ">= 1"),
+    ({}, "networks", "required key is missing"),
+])
+def test_bad_config_names_key_value_and_allowed(table, key, fragment):
+    with pytest.raises(ConfigError) as err:
+        parse_config(table)
+    message = str(err.value)
+    assert f"'{key}'" in message and fragment in message
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[experiment\nname = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_overrides_replace_seed_and_rounds_only():
+    config = parse_config({"networks": [net()], "experiment": {"seed": 1, "rounds": 4}})
+    changed = config.with_overrides(seed=7, rounds=None)
+    assert (changed.experiment.seed, changed.experiment.rounds) == (7, 4)
+    assert changed.networks == config.networks
