@@ -21,10 +21,13 @@ tolerances. Parameter mapping, read from ByzFL 0.0.11's source:
   calls, so setting it is its own mechanism).
 """
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
-from _byzfl import load
 from poft.aggregation.centered_clipping import centered_clipping
 from poft.aggregation.geometric_median import geometric_median
 from poft.aggregation.krum import krum, multi_krum
@@ -37,9 +40,22 @@ SIZES = [10, 11, 13, 15]
 D = 50
 
 
+def _load_helper():
+    # the shared loader next to this file, by path: tests run in pytest's
+    # importlib mode (no test folder on sys.path) and there is no conftest.py
+    path = Path(__file__).resolve().parent / "_byzfl.py"
+    name = "_poft_tests_byzfl_loader"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
 @pytest.fixture(scope="module")
 def byz():
-    return load("aggregators.aggregators")
+    return _load_helper().load("aggregators.aggregators")
 
 
 def matrix(seed, n):

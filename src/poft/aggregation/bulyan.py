@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import torch
 
-from poft.aggregation._checks import as_matrix, averaged_median, check_f
-from poft.aggregation.krum import krum_scores
+from poft.aggregation._checks import as_matrix, averaged_median, check_f, pairwise_sq_dists
+from poft.aggregation.krum import scores_from_sq_dists
 
 
 def bulyan_select(x: torch.Tensor, f: int) -> list[int]:
     """Row indices of ``x`` chosen by recursive Krum, in selection order."""
     n = x.shape[0]
+    sq_dists = pairwise_sq_dists(x)  # once: Krum on a subset only re-reads it
     remaining = list(range(n))
     selected: list[int] = []
     for _ in range(n - 2 * f):
@@ -38,7 +39,8 @@ def bulyan_select(x: torch.Tensor, f: int) -> list[int]:
             selected.append(remaining.pop())
             break
         neighbours = max(len(remaining) - f - 2, 1)
-        scores = krum_scores(x[remaining], neighbours)
+        idx = torch.tensor(remaining)
+        scores = scores_from_sq_dists(sq_dists[idx][:, idx], neighbours)
         best = int(torch.argmin(scores))  # first minimum: ties by position
         selected.append(remaining.pop(best))
     return selected

@@ -28,12 +28,17 @@ from poft.aggregation._checks import as_matrix, check_f, check_int, pairwise_sq_
 KRUM_CONDITION = "n > 2f + 2 (each score sums n - f - 2 >= 1 neighbour distances)"
 
 
+def scores_from_sq_dists(sq_dists: torch.Tensor, neighbours: int) -> torch.Tensor:
+    """Krum scores from a square matrix of squared distances (not modified)."""
+    dist = sq_dists.clone()
+    dist.fill_diagonal_(math.inf)  # a row is not its own neighbour
+    return torch.sort(dist, dim=1).values[:, :neighbours].sum(dim=1)
+
+
 def krum_scores(x: torch.Tensor, neighbours: int) -> torch.Tensor:
     """Score of each row of ``x``: sum of its ``neighbours`` smallest squared
     distances to the *other* rows (float64 ``(n,)``)."""
-    dist = pairwise_sq_dists(x)
-    dist.fill_diagonal_(math.inf)  # a row is not its own neighbour
-    return torch.sort(dist, dim=1).values[:, :neighbours].sum(dim=1)
+    return scores_from_sq_dists(pairwise_sq_dists(x), neighbours)
 
 
 def krum_order(x: torch.Tensor, f: int) -> torch.Tensor:
