@@ -14,6 +14,7 @@ import numbers
 import torch
 
 DTYPE = torch.float64
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 def as_matrix(deltas, *, name: str = "deltas") -> torch.Tensor:
@@ -42,9 +43,6 @@ def as_matrix(deltas, *, name: str = "deltas") -> torch.Tensor:
             "(refuse such updates before aggregation)"
         )
     return x
-
-
-_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 def as_vector(vec, d: int, *, name: str) -> torch.Tensor:
