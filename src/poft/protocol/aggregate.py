@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from poft.aggregation import get_rule
-from poft.aggregation.softmax import approximate_population_loss, softmax_weights
+from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
 
 WEIGHT_SCALE = 10**18  # fixed point of the weights settled on chain
 
@@ -74,7 +74,7 @@ def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregat
     if spec.rule == "softmax":
         masked = torch.where(admissible, population, torch.full_like(population, math.inf))
         weights = softmax_weights(masked, spec.temperature)
-        delta = weights[admissible] @ deltas
+        delta = softmax_rule(deltas, weights[admissible])  # fixed-order float64 sum
     else:
         weights = admissible.to(torch.float64) / admissible.sum()
         delta = get_rule(spec.rule)(deltas, **_rule_context(spec, inputs))

@@ -95,7 +95,7 @@ class ByzantineWorker(Worker):
         honest = self.honest_deltas(round_id, theta, head.fingerprint)
         params = dict(self.attack_params)
         if self.attack_name == "scaling":
-            params["own"] = self.local_update(theta) - theta
+            params["own_delta"] = self.local_update(theta) - theta
         if self.attack_name == "gaussian":
             params.setdefault("generator", self.generator)
         malicious = self.attack(honest, **params)
