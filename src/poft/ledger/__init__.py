@@ -1,1 +1,33 @@
-"""poft.ledger"""
+"""poft.ledger: Vyper contracts (FederatedLedger, ModelBridge), a typed client, two backends.
+
+Backends: `EmbeddedBackend(seed)` (in-process py-evm, deterministic) and
+`RpcBackend(url)` (any JSON-RPC node; `AnvilNode` starts local ones).
+This package never imports torch.
+"""
+
+from .accounts import Account, derive_accounts
+from .anvil import AnvilNode, find_anvil
+from .backends import EmbeddedBackend, LedgerBackend, RpcBackend
+from .bridge_client import BridgeClient
+from .client import LedgerClient
+from .contract import TxResult
+from .deploy import deploy_network
+from .eip712 import Domain
+from .errors import AnvilNotFound, ContractRevert, LedgerError, NodeError, TransactionRejected
+from .fixed import LOSS_NONFINITE, LOSS_SCALE, WEIGHT_SCALE, losses_to_fixed, weights_hash, weights_to_fixed
+from .gas import GasReport
+from .relay import relay_checkpoint, trust_network
+from .types import (
+    Candidate, Checkpoint, Committee, Deployment, GlobalModel, ImportRecord, NetworkParams, Phase,
+    Proposal, RemoteNetwork, RoundState, Signature,
+)
+
+__all__ = [
+    "Account", "AnvilNode", "AnvilNotFound", "BridgeClient", "Candidate", "Checkpoint", "Committee",
+    "ContractRevert", "Deployment", "Domain", "EmbeddedBackend", "GasReport", "GlobalModel",
+    "ImportRecord", "LOSS_NONFINITE", "LOSS_SCALE", "LedgerBackend", "LedgerClient", "LedgerError",
+    "NetworkParams", "NodeError", "Phase", "Proposal", "RemoteNetwork", "RoundState", "RpcBackend",
+    "Signature", "TransactionRejected", "TxResult", "WEIGHT_SCALE", "deploy_network", "derive_accounts",
+    "find_anvil", "losses_to_fixed", "relay_checkpoint", "trust_network", "weights_hash",
+    "weights_to_fixed",
+]

@@ -1,0 +1,230 @@
+# pragma version ~=0.4.3
+# @license MIT
+"""
+@title ModelBridge
+@notice Light client of the remote networks this network trusts: it holds each
+        remote validator set and imports a remote checkpoint only when signed
+        by >= 2/3 of that set's stake under the remote network's EIP-712 domain.
+@dev Signatures must come sorted by signer address, strictly ascending: that
+     makes distinctness a cheap comparison. A remote set holds at most
+     MAX_VALIDATORS 256 members; import and update calls carry at most as many
+     signatures. validatorsHash = keccak256(abi_encode(validators, stakes)) with
+     types (address[], uint256[]).
+"""
+
+import signatures
+
+MAX_VALIDATORS: constant(uint256) = 256
+MAX_URI: constant(uint256) = 256
+
+struct RemoteNetwork:
+    registered: bool
+    chain_id: uint256
+    ledger: address
+    domain_separator: bytes32
+    total_stake: uint256
+    validator_count: uint256
+    epoch: uint256  # bumped by each validator-set update; keys the stake map
+    nonce: uint256
+
+struct ImportRecord:
+    network_id: bytes32
+    round: uint256
+    model_root: bytes32
+    parent_root: bytes32
+    uri: String[MAX_URI]
+    signer_stake: uint256
+    total_stake: uint256
+    block_number: uint256
+
+event NetworkRegistered:
+    network_id: indexed(bytes32)
+    chain_id: uint256
+    ledger: address
+    domain_separator: bytes32
+    validators: DynArray[address, MAX_VALIDATORS]
+    stakes: DynArray[uint256, MAX_VALIDATORS]
+
+event ValidatorSetUpdated:
+    network_id: indexed(bytes32)
+    nonce: uint256
+    validators: DynArray[address, MAX_VALIDATORS]
+    stakes: DynArray[uint256, MAX_VALIDATORS]
+    signer_stake: uint256
+
+event CheckpointImported:
+    import_id: indexed(uint256)
+    network_id: indexed(bytes32)
+    round: uint256
+    model_root: bytes32
+    parent_root: bytes32
+    uri: String[MAX_URI]
+    signer_stake: uint256
+
+owner: public(address)
+networks: public(HashMap[bytes32, RemoteNetwork])
+# network -> epoch -> validator -> stake (0 = not a member)
+member_stake: HashMap[bytes32, HashMap[uint256, HashMap[address, uint256]]]
+# network -> round -> import id (0 = not imported)
+imported_round: public(HashMap[bytes32, HashMap[uint256, uint256]])
+imports: HashMap[uint256, ImportRecord]
+import_count: public(uint256)  # ids run 1..import_count
+
+
+@deploy
+def __init__(owner: address):
+    self.owner = owner
+
+
+@internal
+def _store_set(
+    network_id: bytes32, epoch: uint256,
+    validators: DynArray[address, MAX_VALIDATORS], stakes: DynArray[uint256, MAX_VALIDATORS]
+) -> uint256:
+    """@dev Writes a validator set under a fresh epoch; returns its total stake."""
+    assert len(validators) == len(stakes), "validators and stakes differ in length"
+    assert len(validators) > 0, "empty validator set"
+    total: uint256 = 0
+    for i: uint256 in range(len(validators), bound=MAX_VALIDATORS):
+        v: address = validators[i]
+        assert v != empty(address), "empty validator address"
+        assert stakes[i] > 0, "validator stake must be positive"
+        assert self.member_stake[network_id][epoch][v] == 0, "duplicate validator"
+        self.member_stake[network_id][epoch][v] = stakes[i]
+        total += stakes[i]
+    return total
+
+
+@external
+def register_network(
+    network_id: bytes32, chain_id: uint256, ledger: address,
+    validators: DynArray[address, MAX_VALIDATORS], stakes: DynArray[uint256, MAX_VALIDATORS]
+):
+    """@notice Trust a remote network: its chain id, ledger and initial validator set (owner, once)."""
+    assert msg.sender == self.owner, "only the owner can register networks"
+    assert not self.networks[network_id].registered, "network already registered"
+    total: uint256 = self._store_set(network_id, 0, validators, stakes)
+    domain: bytes32 = signatures.domain_separator(chain_id, ledger, network_id)
+    self.networks[network_id] = RemoteNetwork(
+        registered=True, chain_id=chain_id, ledger=ledger, domain_separator=domain,
+        total_stake=total, validator_count=len(validators), epoch=0, nonce=0
+    )
+    log NetworkRegistered(
+        network_id=network_id, chain_id=chain_id, ledger=ledger, domain_separator=domain,
+        validators=validators, stakes=stakes
+    )
+
+
+@view
+@internal
+def _signer_stake(
+    network_id: bytes32, net: RemoteNetwork, digest: bytes32,
+    sigs: DynArray[Bytes[65], MAX_VALIDATORS]
+) -> uint256:
+    """
+    @dev Stake of the current set behind `sigs` over `digest`; reverts unless
+         every signer is a member, signers strictly ascend and reach 2/3.
+    """
+    previous: address = empty(address)
+    total: uint256 = 0
+    for sig: Bytes[65] in sigs:
+        signer: address = signatures.recover(digest, sig)
+        stake: uint256 = self.member_stake[network_id][net.epoch][signer]
+        assert stake > 0, "signer not in validator set"
+        assert convert(signer, uint256) > convert(previous, uint256), "signers not strictly ascending"
+        previous = signer
+        total += stake
+    assert 3 * total >= 2 * net.total_stake, "below 2/3 of stake"
+    return total
+
+
+@external
+def update_validator_set(
+    network_id: bytes32,
+    new_validators: DynArray[address, MAX_VALIDATORS],
+    new_stakes: DynArray[uint256, MAX_VALIDATORS],
+    nonce: uint256,
+    sigs: DynArray[Bytes[65], MAX_VALIDATORS],
+):
+    """@notice Replace a remote set, authorised by >= 2/3 of the stake of the set it replaces."""
+    net: RemoteNetwork = self.networks[network_id]
+    assert net.registered, "unknown network"
+    assert nonce > net.nonce, "nonce must increase"
+    validators_hash: bytes32 = keccak256(abi_encode(new_validators, new_stakes))
+    digest: bytes32 = signatures.validator_set_digest(
+        net.domain_separator, network_id, nonce, validators_hash
+    )
+    signer_stake: uint256 = self._signer_stake(network_id, net, digest, sigs)
+    epoch: uint256 = net.epoch + 1
+    total: uint256 = self._store_set(network_id, epoch, new_validators, new_stakes)
+    self.networks[network_id].epoch = epoch
+    self.networks[network_id].nonce = nonce
+    self.networks[network_id].total_stake = total
+    self.networks[network_id].validator_count = len(new_validators)
+    log ValidatorSetUpdated(
+        network_id=network_id, nonce=nonce, validators=new_validators, stakes=new_stakes,
+        signer_stake=signer_stake
+    )
+
+
+@external
+def import_checkpoint(
+    network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32,
+    sigs: DynArray[Bytes[65], MAX_VALIDATORS], uri: String[MAX_URI]
+) -> uint256:
+    """@notice Import a remote final checkpoint; returns its import id."""
+    net: RemoteNetwork = self.networks[network_id]
+    assert net.registered, "unknown network"
+    assert self.imported_round[network_id][round] == 0, "round already imported"
+    digest: bytes32 = signatures.checkpoint_digest(
+        net.domain_separator, network_id, round, model_root, parent_root
+    )
+    signer_stake: uint256 = self._signer_stake(network_id, net, digest, sigs)
+    import_id: uint256 = self.import_count + 1
+    self.import_count = import_id
+    self.imported_round[network_id][round] = import_id
+    self.imports[import_id] = ImportRecord(
+        network_id=network_id, round=round, model_root=model_root, parent_root=parent_root,
+        uri=uri, signer_stake=signer_stake, total_stake=net.total_stake, block_number=block.number
+    )
+    log CheckpointImported(
+        import_id=import_id, network_id=network_id, round=round, model_root=model_root,
+        parent_root=parent_root, uri=uri, signer_stake=signer_stake
+    )
+    return import_id
+
+
+@view
+@external
+def import_record(import_id: uint256) -> ImportRecord:
+    assert import_id >= 1 and import_id <= self.import_count, "unknown import"
+    return self.imports[import_id]
+
+
+@view
+@external
+def imported_model(import_id: uint256) -> (bytes32, String[MAX_URI]):
+    """@notice (model_root, uri) of an import; used by the ledger's submit_import."""
+    assert import_id >= 1 and import_id <= self.import_count, "unknown import"
+    return self.imports[import_id].model_root, self.imports[import_id].uri
+
+
+@view
+@external
+def member_stake_of(network_id: bytes32, validator: address) -> uint256:
+    """@notice Stake of `validator` in the network's current set (0 = not a member)."""
+    return self.member_stake[network_id][self.networks[network_id].epoch][validator]
+
+
+@view
+@external
+def domain_separator_of(network_id: bytes32) -> bytes32:
+    return self.networks[network_id].domain_separator
+
+
+@view
+@external
+def checkpoint_digest(network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32) -> bytes32:
+    return signatures.checkpoint_digest(
+        self.networks[network_id].domain_separator, network_id, round, model_root, parent_root
+    )
