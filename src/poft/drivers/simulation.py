@@ -1,0 +1,428 @@
+"""The no-ledger driver: SABFL federated training without chain or store.
+
+`simulate(config)` runs the same federated training as `poft run` — the same
+population plan (`plan_population`), local training (`local_train`), attacks
+(`poft.attacks`), validator scoring (`batched_losses`) and aggregation
+(`aggregate_round`, the one function the on-chain miner and validators call) —
+but passes vectors in memory instead of committing them to a chain and a blob
+store. It is the engine of `poft bench robustness` and the convex study, and
+the "no-ledger baseline" that the ledger-overhead benchmark compares against,
+so it does all the learning work the protocol does and nothing less.
+
+One round of one network, as on chain:
+
+1. train: honest workers (and data-attack workers, on their poisoned data)
+   train from the global model; then each colluding Byzantine worker crafts
+   its vector from all honest deltas of the round (omniscient ALIE/IPM
+   setting), as `protocol.worker.ByzantineWorker` does. Candidates are in
+   submission order: honest first, then the update attackers.
+2. evaluate: the committee's `validators` stakers — drawn uniformly without
+   replacement each round, which is what the contract's stake-weighted draw is
+   when, as in every config, all stakers hold the same stake — score every
+   candidate on their own data; lying stakers report uniform random losses in
+   [0, 5), as `protocol.validator.Validator` does.
+3. aggregate: `aggregate_round` with the network's rule.
+
+What differs from the chain, and why it does not change the model: there is
+no miner that could cheat (on chain the validators reject a wrong aggregate
+and a backup miner proposes the correct one, so the finalized model is the
+same), no rewards or slashing, and no cross-chain exchange: every network
+trains alone (the `[crosschain]` section is ignored).
+
+Rule context the on-chain config must otherwise spell out (see
+`resolve_rule_params`):
+
+* ``f`` (krum, multi_krum, trimmed_mean, bulyan), when not configured: the
+  network's number of Byzantine workers, at least 1, capped at the largest
+  ``f`` the rule allows for the round's number of candidates. Telling the rule
+  the true count is the usual (favourable) convention for these baselines.
+* ``reference`` (fltrust): an update that the round's first validator trains
+  from the global model on its own scoring data with the workers' training
+  settings — the validators' data are FLTrust's clean "root dataset".
+* ``center`` (centered_clipping): last round's aggregate delta
+  (``previous_delta``); zero in the first round.
+* ``tau`` (centered_clipping), when not configured: the median over the
+  round's candidates of ``‖δ_i − center‖``. The right clipping radius is of the
+  order of the honest updates' spread around the center (Karimireddy et al.
+  2021), whose scale depends on model, data and learning rate; with an honest
+  majority this median is such a scale, and a fixed default (the rule's 10.0)
+  would clip nothing on small models.
+
+Seeds: the data (the dataset's own train/test split, subsamples) is fixed;
+`experiment.seed` sets the population plan, the initial model, every worker's
+batch order and the committees, so the same config gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, nontarget
+from poft.experiment.config import ExperimentConfig
+from poft.experiment.population import NetworkPlan, ParticipantPlan, plan_population
+from poft.learning.batched_eval import batched_losses
+from poft.learning.datasets import ArrayDataset, load_dataset
+from poft.learning.models import build_model
+from poft.learning.params import flatten, unflatten
+from poft.learning.training import evaluate, local_train
+from poft.protocol.aggregate import AggregationSpec, RoundInputs, aggregate_round
+from poft.protocol.timing import PhaseTimer
+
+DATA_SEED = 0                 # the data split and subsamples do not vary with the seed
+TRIGGER_KEYS = ("size", "value", "corner", "image_shape")
+F_RULES = {"krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
+           "trimmed_mean": lambda n: (n - 1) // 2, "bulyan": lambda n: (n - 3) // 4}
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class RoundRecord:
+    """One network's round: the new global model and how it was formed."""
+
+    network: str
+    round: int
+    accuracy: float
+    loss: float
+    weights: list[float]              # per worker index (uniform for baseline rules)
+    byzantine: list[bool]             # per worker index
+    backdoor_success: float | None    # attack success rate (backdoor attack only)
+    model: torch.Tensor               # the global model after the round, flat float32
+
+
+@dataclass
+class NetworkResult:
+    name: str
+    rule: str
+    byzantine: list[bool]
+    accuracy_by_round: list[float] = field(default_factory=list)
+    loss_by_round: list[float] = field(default_factory=list)
+    weights_by_round: list[list[float]] = field(default_factory=list)
+    backdoor_by_round: list[float] = field(default_factory=list)
+    final_model: torch.Tensor | None = None
+
+    @property
+    def final_accuracy(self) -> float:
+        return self.accuracy_by_round[-1]
+
+    @property
+    def worst_round_accuracy(self) -> float:
+        return min(self.accuracy_by_round)
+
+    @property
+    def backdoor_success(self) -> float | None:
+        return self.backdoor_by_round[-1] if self.backdoor_by_round else None
+
+    def add(self, record: RoundRecord) -> None:
+        self.accuracy_by_round.append(record.accuracy)
+        self.loss_by_round.append(record.loss)
+        self.weights_by_round.append(record.weights)
+        if record.backdoor_success is not None:
+            self.backdoor_by_round.append(record.backdoor_success)
+        self.final_model = record.model
+
+
+@dataclass
+class SimulationResult:
+    networks: dict[str, NetworkResult]
+    timing: dict[str, float]          # train_s, evaluate_s, aggregate_s, test_s, total_s
+
+    def network(self, name: str | None = None) -> NetworkResult:
+        """The named network's result (the first network's when no name is given)."""
+        return self.networks[name] if name is not None else next(iter(self.networks.values()))
+
+
+# ---------------------------------------------------------------- setup
+
+@dataclass(frozen=True)
+class ExperimentData:
+    train: ArrayDataset
+    test: ArrayDataset
+
+
+def load_experiment_data(config: ExperimentConfig) -> ExperimentData:
+    """The training and test sets of `config.data`, subsampled as configured."""
+    d = config.data
+    return ExperimentData(
+        train=_subsample(load_dataset(d.dataset, "train", **_loader_options(config, "train")),
+                         d.train_samples),
+        test=_subsample(load_dataset(d.dataset, "test", **_loader_options(config, "test")),
+                        d.test_samples))
+
+
+def _loader_options(config: ExperimentConfig, split: str) -> dict:
+    d = config.data
+    if d.dataset == "fashion_mnist":
+        return {"data_dir": d.data_dir}
+    if d.dataset == "convex":   # generated: draw exactly the samples asked for
+        return {"seed": DATA_SEED,
+                "num_samples": d.train_samples if split == "train" else d.test_samples}
+    return {"seed": DATA_SEED}
+
+
+def _subsample(data: ArrayDataset, limit: int | None) -> ArrayDataset:
+    if limit is None or limit >= len(data):
+        return data
+    chosen = np.random.default_rng(DATA_SEED).permutation(len(data))[:limit]
+    return data.subset(np.sort(chosen))
+
+
+def initial_model(config: ExperimentConfig, network_index: int, data: ArrayDataset
+                  ) -> torch.nn.Module:
+    """The network's genesis model, from the seed (torch's global RNG is left as it was)."""
+    options = {"hidden": config.model.hidden} if config.model.name == "mlp" else {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.experiment.seed * 1_000_003 + network_index)
+        return build_model(config.model.name, data.input_shape, data.num_classes, **options)
+
+
+def participant_seed(config: ExperimentConfig, plan: NetworkPlan, who: ParticipantPlan) -> int:
+    """Each participant's RNG seed; the formula of `drivers.network.participant_seed`,
+    so both drivers draw the same batch orders."""
+    kind = 0 if who.kind == "worker" else 1
+    return (config.experiment.seed * 1_000_003 + plan.network_index * 10_007
+            + kind * 1009 + who.index)
+
+
+def resolve_rule_params(rule: str, params: dict, *, candidates: int, byzantine: int) -> dict:
+    """Configured rule parameters plus the default ``f`` (see the module docstring)."""
+    params = dict(params)
+    if rule in F_RULES and "f" not in params:
+        params["f"] = max(0, min(max(byzantine, 1), F_RULES[rule](candidates)))
+    return params
+
+
+def clipping_radius(deltas: torch.Tensor, center: torch.Tensor | None) -> float:
+    """Default centered-clipping ``tau``: median of the offsets ``‖δ_i − center‖``."""
+    offsets = deltas if center is None else deltas - center
+    radius = float(torch.linalg.vector_norm(offsets, dim=1).median())
+    return radius if radius > 0 else 1.0   # all updates equal to the center: nothing to clip
+
+
+# ---------------------------------------------------------------- participants
+
+@dataclass
+class SimParticipant:
+    plan: ParticipantPlan
+    data: ArrayDataset
+    generator: torch.Generator
+
+
+class SimNetwork:
+    """One network's participants and global model, stepped one round at a time."""
+
+    def __init__(self, config: ExperimentConfig, plan: NetworkPlan, data: ExperimentData,
+                 rule: str, timer: PhaseTimer):
+        self.config, self.plan, self.timer, self.rule = config, plan, timer, rule
+        self.net = plan.config
+        self.test = data.test
+        self.model = initial_model(config, plan.network_index, data.train)
+        self.template = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.global_vec = flatten(self.template)
+        self.previous_delta: torch.Tensor | None = None
+        self.attack_params = dict(self.net.attack_params)
+        self.trigger = self._trigger_params(data.train)
+        self.workers = [self._participant(w, data.train) for w in plan.workers]
+        self.stakers = [self._participant(s, data.train) for s in plan.stakers]
+        self.committee_rng = np.random.default_rng(
+            [config.experiment.seed, plan.network_index, 0xC0])
+        agg = config.aggregation
+        self.spec = AggregationSpec(rule=rule, temperature=agg.temperature,
+                                    params=dict(agg.params), tolerance=agg.tolerance)
+        self.result = NetworkResult(plan.name, rule, [w.byzantine for w in plan.workers])
+
+    # -- setup
+
+    def _participant(self, who: ParticipantPlan, train: ArrayDataset) -> SimParticipant:
+        generator = torch.Generator().manual_seed(participant_seed(self.config, self.plan, who))
+        data = train.subset(who.data_indices)
+        if who.byzantine and self.net.attack in DATA_ATTACKS:
+            data = self._poison(data, generator)
+        return SimParticipant(who, data, generator)
+
+    def _poison(self, data: ArrayDataset, generator: torch.Generator) -> ArrayDataset:
+        if self.net.attack == "label_flip":
+            return DATA_ATTACKS["label_flip"](data)
+        params = {k: v for k, v in self.attack_params.items() if k not in TRIGGER_KEYS}
+        params.setdefault("target", 0)
+        params.setdefault("generator", generator)
+        return DATA_ATTACKS["backdoor"](data, **params, **self.trigger)
+
+    def _trigger_params(self, train: ArrayDataset) -> dict:
+        """The backdoor's trigger; its intensity defaults to the data's maximum
+        (the images are standardised, so 1.0 would not be a saturated patch)."""
+        if self.net.attack != "backdoor":
+            return {}
+        if len(train.input_shape) < 2:
+            raise ValueError(f"network {self.net.name!r}: the backdoor attack stamps a trigger "
+                             f"on images; dataset {self.config.data.dataset!r} has flat "
+                             f"features {train.input_shape}")
+        trigger = {k: v for k, v in self.attack_params.items() if k in TRIGGER_KEYS}
+        trigger.setdefault("value", float(train.x.max()))
+        return trigger
+
+    @property
+    def update_attack(self) -> str | None:
+        return self.net.attack if self.net.attack in UPDATE_ATTACKS else None
+
+    # -- one round
+
+    def run_round(self, round_id: int) -> RoundRecord:
+        theta = self.global_vec
+        order, candidates = self.collect_candidates(theta)
+        committee = self.draw_committee()
+        with self.timer.phase("evaluate"):
+            losses = torch.stack([self.score(v, candidates) for v in committee])
+        # FLTrust's reference is local training: booked under "train", outside "aggregate".
+        reference = (self.reference_update(theta, committee[0])
+                     if self.rule == "fltrust" else None)
+        with self.timer.phase("aggregate"):
+            spec = self.round_spec(theta, candidates, reference)
+            result = aggregate_round(RoundInputs(theta, candidates, losses,
+                                                 self.previous_delta), spec)
+        self.previous_delta = result.model.to(torch.float64) - theta.to(torch.float64)
+        self.global_vec = result.model
+        weights = [0.0] * len(self.workers)
+        for position, worker_index in enumerate(order):
+            weights[worker_index] = float(result.weights[position])
+        record = self.record(round_id, weights)
+        self.result.add(record)
+        return record
+
+    def collect_candidates(self, theta: torch.Tensor) -> tuple[list[int], torch.Tensor]:
+        """(worker index of each candidate, (n, d) candidates) in submission order."""
+        honest = [w for w in self.workers if not (w.plan.byzantine and self.update_attack)]
+        attackers = [w for w in self.workers if w.plan.byzantine and self.update_attack]
+        vectors = [self.local_update(w, theta) for w in honest]
+        honest_deltas = (torch.stack(vectors).to(torch.float64) - theta.to(torch.float64)
+                         if vectors else None)
+        vectors += [self.craft(w, theta, honest_deltas) for w in attackers]
+        return [w.plan.index for w in honest + attackers], torch.stack(vectors)
+
+    def local_update(self, who: SimParticipant, start: torch.Tensor) -> torch.Tensor:
+        """The model after `who`'s local training from `start`, as a flat vector."""
+        with self.timer.phase("train"):
+            self.model.load_state_dict(unflatten(start, self.template))
+            t = self.config.training
+            local_train(self.model, who.data, epochs=t.local_epochs, batch_size=t.batch_size,
+                        lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
+                        generator=who.generator)
+            return flatten(self.model.state_dict())
+
+    def craft(self, who: SimParticipant, theta: torch.Tensor,
+              honest_deltas: torch.Tensor | None) -> torch.Tensor:
+        """A colluding Byzantine worker's vector, as `ByzantineWorker.act` forms it."""
+        theta64 = theta.to(torch.float64)
+        if honest_deltas is None:   # nothing to imitate: look like an honest worker
+            honest_deltas = (self.local_update(who, theta) - theta).unsqueeze(0).double()
+        params = dict(self.attack_params)
+        if self.update_attack == "scaling":
+            params["own_delta"] = self.local_update(who, theta) - theta
+        if self.update_attack == "gaussian":
+            params.setdefault("generator", who.generator)
+        if self.update_attack == "alie" and "z" not in params:
+            params.setdefault("n", len(self.workers))
+            params.setdefault("f", sum(w.plan.byzantine for w in self.workers))
+        with self.timer.phase("attack"):
+            malicious = UPDATE_ATTACKS[self.update_attack](honest_deltas, **params)
+        return (theta64 + malicious.to(torch.float64)).to(torch.float32)
+
+    def draw_committee(self) -> list[SimParticipant]:
+        k = min(self.net.validators, len(self.stakers))
+        chosen = self.committee_rng.choice(len(self.stakers), size=k, replace=False)
+        return [self.stakers[i] for i in chosen.tolist()]
+
+    def score(self, validator: SimParticipant, candidates: torch.Tensor) -> torch.Tensor:
+        """The validator's loss report: +inf for non-finite candidates (refused)."""
+        n = candidates.shape[0]
+        if validator.plan.lying:
+            return (torch.rand(n, generator=validator.generator) * 5).to(torch.float64)
+        losses = torch.full((n,), math.inf, dtype=torch.float64)
+        usable = torch.isfinite(candidates).all(dim=1)
+        if bool(usable.any()):
+            scored = batched_losses(self.model, self.stacked(candidates[usable]), validator.data)
+            losses[usable] = torch.where(torch.isfinite(scored), scored,
+                                         torch.full_like(scored, math.inf))
+        return losses
+
+    def stacked(self, vectors: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Rows of flat vectors as a stacked state ``{name: (n, *shape)}`` (sorted-key order)."""
+        out, offset, n = {}, 0, vectors.shape[0]
+        for key in sorted(self.template):
+            like = self.template[key]
+            out[key] = vectors[:, offset:offset + like.numel()].reshape(n, *like.shape)
+            offset += like.numel()
+        return out
+
+    def round_spec(self, theta: torch.Tensor, candidates: torch.Tensor,
+                   reference: torch.Tensor | None) -> AggregationSpec:
+        """The aggregation spec with this round's rule context filled in."""
+        params = resolve_rule_params(self.rule, self.spec.params, candidates=len(candidates),
+                                     byzantine=self.net.byzantine_workers)
+        if self.rule == "centered_clipping" and "tau" not in params:
+            finite = candidates[torch.isfinite(candidates).all(dim=1)].double() - theta.double()
+            params["tau"] = clipping_radius(finite, self.previous_delta)
+        if reference is not None:
+            params["reference"] = reference
+        return dataclasses.replace(self.spec, params=params)
+
+    def reference_update(self, theta: torch.Tensor, validator: SimParticipant) -> torch.Tensor:
+        """FLTrust's server update: the validator trains on its own scoring data."""
+        return (self.local_update(validator, theta).double() - theta.double())
+
+    def record(self, round_id: int, weights: list[float]) -> RoundRecord:
+        with self.timer.phase("test"):
+            self.model.load_state_dict(unflatten(self.global_vec, self.template))
+            loss, accuracy = evaluate(self.model, self.test)
+            asr = self.backdoor_success() if self.net.attack == "backdoor" else None
+        return RoundRecord(self.plan.name, round_id, accuracy, loss, weights,
+                           list(self.result.byzantine), asr, self.global_vec.clone())
+
+    def backdoor_success(self) -> float:
+        target = self.attack_params.get("target", 0)
+        victims = nontarget(self.test.x, self.test.y, target)
+        return attack_success_rate(self.model, victims, target=target, **self.trigger)
+
+
+# ---------------------------------------------------------------- driver
+
+def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | None = None,
+             on_round: Callable[[RoundRecord], None] | None = None) -> SimulationResult:
+    """Run every round of every network without a ledger (see the module docstring).
+
+    ``rule`` overrides every network's aggregation rule; ``on_round`` is called
+    with each `RoundRecord` as soon as the round is done.
+    """
+    if config.experiment.threads > 0:
+        torch.set_num_threads(config.experiment.threads)
+    timer = PhaseTimer()
+    with timer.phase("total"):
+        data = load_experiment_data(config)
+        plans = plan_population(config, data.train.y.numpy())
+        networks = [SimNetwork(config, plan, data, rule or config.rule_of(plan.config), timer)
+                    for plan in plans]
+        rounds = config.experiment.rounds
+        with tqdm(total=rounds * len(networks), disable=not progress, unit="round",
+                  desc=config.experiment.name, dynamic_ncols=True) as bar:
+            for round_id in range(1, rounds + 1):
+                for network in networks:
+                    record = network.run_round(round_id)
+                    if on_round is not None:
+                        on_round(record)
+                    bar.update(1)
+                    bar.set_postfix_str(f"{record.network}={record.accuracy:.3f}")
+    totals = timer.totals
+    timing = {f"{phase}_s": totals.get(phase, 0.0)
+              for phase in ("train", "attack", "evaluate", "aggregate", "test", "total")}
+    return SimulationResult({n.plan.name: n.result for n in networks}, timing)
+
+
+__all__ = ["RoundRecord", "NetworkResult", "SimulationResult", "ExperimentData",
+           "load_experiment_data", "initial_model", "resolve_rule_params", "simulate"]
