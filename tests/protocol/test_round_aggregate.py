@@ -6,13 +6,12 @@ import pytest
 import torch
 
 from poft.protocol.aggregate import (
-    WEIGHT_SCALE,
     AggregationSpec,
     RoundInputs,
     aggregate_round,
     matches,
-    to_fixed_weights,
 )
+from poft.ledger import WEIGHT_SCALE
 
 
 def inputs(candidates, losses, theta=None):
@@ -58,8 +57,8 @@ def test_loss_shape_must_match_candidates():
 
 
 def test_fixed_weights_never_exceed_scale():
-    weights = torch.tensor([1 / 3, 1 / 3, 1 / 3], dtype=torch.float64)
-    fixed = to_fixed_weights(weights)
+    agg = aggregate_round(inputs([[1.0], [2.0], [3.0]], [[1.0, 1.0, 1.0]]), AggregationSpec())
+    fixed = agg.fixed_weights
     assert sum(fixed) <= WEIGHT_SCALE and sum(fixed) > WEIGHT_SCALE - 1000
 
 

@@ -19,16 +19,14 @@ fixed point). A candidate is *admissible* when its approximated population loss
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from dataclasses import dataclass, field
 
 import torch
 
 from poft.aggregation import get_rule
+from poft.ledger import weights_to_fixed
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
 
-WEIGHT_SCALE = 10**18  # fixed point of the weights settled on chain
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,8 @@ class RoundAggregate:
 
     @property
     def fixed_weights(self) -> list[int]:
-        return to_fixed_weights(self.weights)
+        """The weights as settled on chain (fixed point, sum <= WEIGHT_SCALE)."""
+        return weights_to_fixed(self.weights.tolist())
 
 
 def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregate:
@@ -72,7 +71,7 @@ def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregat
     theta = inputs.global_vec.to(torch.float64)
     deltas = inputs.candidates[admissible].to(torch.float64) - theta
     if spec.rule == "softmax":
-        masked = torch.where(admissible, population, torch.full_like(population, math.inf))
+        masked = torch.where(admissible, population, torch.full_like(population, float("inf")))
         weights = softmax_weights(masked, spec.temperature)
         delta = softmax_rule(deltas, weights[admissible])  # fixed-order float64 sum
     else:
@@ -87,12 +86,6 @@ def matches(proposed: torch.Tensor, recomputed: torch.Tensor, tolerance: float) 
     if proposed.shape != recomputed.shape or not bool(torch.isfinite(proposed).all()):
         return False
     return bool((proposed - recomputed).abs().max() <= tolerance)
-
-
-def to_fixed_weights(weights: torch.Tensor) -> list[int]:
-    """floor(w · 10^18), exactly (no float rounding up), so the sum never exceeds
-    WEIGHT_SCALE, as the contract requires."""
-    return [math.floor(Fraction(w) * WEIGHT_SCALE) for w in weights.tolist()]
 
 
 def _rule_context(spec: AggregationSpec, inputs: RoundInputs) -> dict:

@@ -32,7 +32,7 @@ class Miner:
 
     @property
     def address(self) -> str:
-        return self.ledger.address
+        return self.ledger.account.address
 
     def propose(self, round_id: int) -> RoundAggregate:
         head = self.ledger.global_model()
@@ -46,9 +46,12 @@ class Miner:
             model = model + 0.1 * torch.randn(model.shape, generator=self.generator)
         published = self.codec.publish(self.store, model)
         self.ledger.propose(round_id, published.commitment.root, published.uri,
-                            self.ledger.weights_hash(result.fixed_weights))
+                            result.fixed_weights)
         self.proposed[round_id] = result
         return result
 
-    def settle(self, round_id: int) -> None:
-        self.ledger.settle(round_id, self.proposed.pop(round_id).fixed_weights)
+    def settle(self, round_id: int) -> RoundAggregate:
+        """Pay the final round with the weights this miner proposed."""
+        result = self.proposed.pop(round_id)
+        self.ledger.settle(round_id, result.fixed_weights)
+        return result

@@ -22,6 +22,7 @@ from torch import nn
 
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
+from poft.ledger import weights_hash
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache, collect_round_inputs, load_candidates
@@ -44,7 +45,7 @@ class Validator:
 
     @property
     def address(self) -> str:
-        return self.ledger.address
+        return self.ledger.account.address
 
     def evaluate(self, round_id: int) -> list[float]:
         head = self.ledger.global_model()
@@ -72,7 +73,7 @@ class Validator:
         """Attest the current proposal if it is the correct aggregate, else reject."""
         ok, reason = self.check_proposal(round_id)
         if ok:
-            self.ledger.attest(round_id)
+            self.ledger.attest(round_id, self.ledger.proposal(round_id).model_root)
         else:
             log.info("validator %s rejects round %d: %s", self.address[:10], round_id, reason)
             self.ledger.reject(round_id)
@@ -80,6 +81,8 @@ class Validator:
 
     def check_proposal(self, round_id: int) -> tuple[bool, str]:
         proposal = self.ledger.proposal(round_id)
+        if proposal is None:
+            return False, "no proposal to review"
         head = self.ledger.global_model()
         try:
             parent = self.codec.fetch(self.store, head.root, head.uri, head.fingerprint)
@@ -93,6 +96,6 @@ class Validator:
             expected = aggregate_round(inputs, self.spec)
         if not matches(proposed, expected.model, self.spec.tolerance):
             return False, "proposed model differs from the recomputed aggregate"
-        if self.ledger.weights_hash(expected.fixed_weights) != proposal.weights_hash:
+        if weights_hash(expected.fixed_weights) != proposal.weights_hash:
             return False, "weights hash differs from the recomputed weights"
         return True, "ok"

@@ -45,7 +45,7 @@ class Worker:
 
     @property
     def address(self) -> str:
-        return self.ledger.address
+        return self.ledger.account.address
 
     def global_model(self) -> tuple[torch.Tensor, object]:
         head = self.ledger.global_model()

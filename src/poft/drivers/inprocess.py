@@ -1,0 +1,97 @@
+"""The in-process driver: every role of every network in one process.
+
+Each network runs on its own embedded EVM; all share one content-addressed
+store (the run's `blobs/` folder). Rounds are stepped network by network,
+phases in order, through the same role code the node driver runs as separate
+processes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from poft.drivers.assembly import build_network
+from poft.drivers.network import NetworkRuntime, RoundRecord
+from poft.experiment.config import ExperimentConfig
+from poft.experiment.population import plan_population
+from poft.learning.datasets import ArrayDataset, load_dataset
+from poft.learning.models import build_model
+from poft.protocol.timing import PhaseTimer
+from poft.store import LocalStore, parse_location
+
+
+def load_data(config: ExperimentConfig) -> tuple[ArrayDataset, ArrayDataset]:
+    """The (subsampled) training and test sets of the experiment, by seed."""
+    options = {"data_dir": config.data.data_dir} if config.data.data_dir else {}
+    if config.data.dataset != "fashion_mnist":
+        options = {"seed": config.experiment.seed}
+    train = load_dataset(config.data.dataset, "train", **options)
+    test = load_dataset(config.data.dataset, "test", **options)
+    generator = torch.Generator().manual_seed(config.experiment.seed)
+    return (_subsample(train, config.data.train_samples, generator),
+            _subsample(test, config.data.test_samples, generator))
+
+
+def _subsample(data: ArrayDataset, size: int | None, generator) -> ArrayDataset:
+    if size is None or size >= len(data):
+        return data
+    return data.subset(torch.randperm(len(data), generator=generator)[:size].sort().values)
+
+
+def initial_model(config: ExperimentConfig, sample: ArrayDataset) -> torch.nn.Module:
+    torch.manual_seed(config.experiment.seed)
+    options = {"hidden": config.model.hidden} if config.model.name == "mlp" else {}
+    return build_model(config.model.name, tuple(sample.x.shape[1:]), sample.num_classes,
+                       **options)
+
+
+class InProcessDriver:
+    def __init__(self, config: ExperimentConfig, out_dir):
+        if config.experiment.threads:
+            torch.set_num_threads(config.experiment.threads)
+        self.config = config
+        self.store = LocalStore(out_dir / "blobs")
+        train, test = load_data(config)
+        plans = plan_population(config, train.y.numpy())
+        model = initial_model(config, train)
+        self.networks: list[NetworkRuntime] = [
+            build_network(config, plan, train, test, model, self.store) for plan in plans]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for net in self.networks:
+            net.backend.close()
+
+    def run_round(self) -> list[RoundRecord]:
+        return [net.run_round() for net in self.networks]
+
+    @property
+    def timer(self) -> PhaseTimer:
+        total = PhaseTimer()
+        for net in self.networks:
+            for phase, seconds in net.timer.totals.items():
+                total.totals[phase] += seconds
+        return total
+
+    def model_path(self, out, network: str, round_id: int):
+        return out / "models" / network / f"round-{round_id}.safetensors"
+
+    def save_model(self, out, record: RoundRecord) -> None:
+        """Write the round's global model (its canonical bytes) under models/."""
+        net = next(n for n in self.networks if n.name == record.network)
+        head = net.anyone.global_model()
+        path = self.model_path(out, record.network, record.round)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.store.get(parse_location(head.uri)))
+
+    def deployment_info(self) -> dict:
+        return {"store": str(self.store.root),
+                "networks": {net.name: net.deployment.to_json() for net in self.networks}}
+
+    def crosschain_summary(self, total_s: float) -> dict:
+        return {"imports": 0, "rejected": 0, "overhead_fraction": 0.0, "breakdown_s": {}}
+
+    def gas_summary(self) -> dict:
+        return {net.name: net.backend.gas_report.to_dict() for net in self.networks}

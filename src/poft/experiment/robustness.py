@@ -1,0 +1,466 @@
+"""`poft bench robustness CONFIG --out DIR`: aggregators against attacks, as a grid.
+
+The config is an experiment config with one network (the base every cell
+starts from) plus a ``[grid]`` table::
+
+    [grid]
+    aggregators = ["softmax", "mean", "median"]
+    attacks = ["none", "sign_flip", "alie"]      # "none" = the clean baseline
+    byzantine_fractions = [0.0, 0.2, 0.4]
+    partitions = ["iid", "dirichlet:0.5"]        # the workers' split inside the network
+    seeds = [0, 1]
+
+    [grid.attack_params.backdoor]                # per-attack parameters (optional)
+    target = 0
+    [grid.rule_params.centered_clipping]         # per-rule parameters (optional)
+    tau = 5.0
+
+A *cell* is one (aggregator, attack, byzantine_fraction, partition, seed); the
+grid is their product, less the combinations that do not make sense: the
+attack "none" runs only at fraction 0 and every other attack only at
+fractions > 0 (an attack with no attacker is the clean run). Each cell is one
+`simulate` run (the no-ledger driver, same computation as `poft run`) and one
+row of ``robustness.csv``, appended as soon as the cell is done, so an
+interrupted grid resumes where it stopped: cells already in the CSV are skipped.
+
+Outputs in DIR: ``robustness.csv``, ``summary.md`` / ``summary.csv`` (per
+aggregator: clean accuracy, mean and worst-case accuracy over attacks, overall
+and per (byzantine_fraction, partition); seeds are averaged first),
+``heatmap.png`` (aggregator x attack at the largest fraction) and
+``accuracy_by_round.png`` (per attack at the largest fraction), and ``base.toml`` (the resolved base config; a
+resumed run refuses to mix cells of a different base).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import re
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from poft.drivers.simulation import SimulationResult, simulate
+from poft.experiment.config import (AttackName, ConfigError, ExperimentConfig, RuleName,
+                                    dump_config, parse_config)
+from poft.experiment.schema import fail, load_section
+
+KEY_COLUMNS = ["aggregator", "attack", "byzantine_fraction", "partition", "seed"]
+COLUMNS = KEY_COLUMNS + ["final_accuracy", "worst_round_accuracy", "backdoor_success",
+                         "byzantine_weight", "rounds", "seconds", "train_s", "evaluate_s",
+                         "aggregate_s", "accuracy_by_round"]
+PARTITION_FORMAT = re.compile(r"^dirichlet:([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
+PARTITION_HELP = "use 'iid' or 'dirichlet:<alpha>' with alpha > 0, e.g. 'dirichlet:0.5'"
+
+
+@dataclass
+class GridSection:
+    aggregators: list[RuleName] = field(default_factory=lambda: ["softmax", "mean"])
+    attacks: list[AttackName] = field(default_factory=lambda: ["none", "sign_flip"])
+    byzantine_fractions: list[float] = field(default_factory=lambda: [0.0, 0.2])
+    partitions: list[str] = field(default_factory=lambda: ["iid"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    attack_params: dict = field(default_factory=dict)    # attack name -> parameter table
+    rule_params: dict = field(default_factory=dict)      # rule name -> parameter table
+
+    def check(self, path: str) -> None:
+        for name in ("aggregators", "attacks", "byzantine_fractions", "partitions", "seeds"):
+            values = getattr(self, name)
+            if not values:
+                fail(f"{path}.{name}", "must list at least one value")
+            repeated = next((v for v in values if values.count(v) > 1), None)
+            if repeated is not None:
+                fail(f"{path}.{name}", f"{repeated!r} is listed twice; list each value once")
+        for i, fraction in enumerate(self.byzantine_fractions):
+            if not 0.0 <= fraction <= 0.9:
+                fail(f"{path}.byzantine_fractions[{i}]", f"{fraction!r} is outside [0, 0.9]")
+        for i, partition in enumerate(self.partitions):
+            parse_partition(partition, f"{path}.partitions[{i}]")
+        for i, seed in enumerate(self.seeds):
+            if seed < 0:
+                fail(f"{path}.seeds[{i}]", f"{seed!r} is negative; seeds are integers >= 0")
+        _check_named_tables(self.attack_params, f"{path}.attack_params", AttackName)
+        _check_named_tables(self.rule_params, f"{path}.rule_params", RuleName)
+        if not self.cells():
+            fail(path, "the grid has no cell: 'none' runs only at byzantine fraction 0 and "
+                       "the other attacks only at fractions > 0; list 'none' with 0, or an "
+                       "attack with a fraction > 0")
+
+    def cells(self) -> list["Cell"]:
+        """Every meaningful cell, seed-major so that early rows already cover the grid."""
+        return [Cell(aggregator, attack, fraction, partition, seed)
+                for seed in self.seeds for partition in self.partitions
+                for fraction in self.byzantine_fractions for attack in self.attacks
+                for aggregator in self.aggregators
+                if (attack == "none") == (fraction == 0.0)]
+
+
+def _check_named_tables(tables: dict, path: str, names) -> None:
+    allowed = names.__args__
+    for name, params in tables.items():
+        if name not in allowed:
+            fail(f"{path}.{name}", f"unknown name; choose one of: "
+                                   f"{', '.join(repr(a) for a in allowed)}")
+        if not isinstance(params, dict):
+            fail(f"{path}.{name}", f"expected a table of parameters, got {params!r}")
+
+
+def parse_partition(text: str, path: str = "partition") -> tuple[str, float | None]:
+    """'iid' -> ('iid', None); 'dirichlet:0.5' -> ('dirichlet', 0.5)."""
+    if text == "iid":
+        return "iid", None
+    match = PARTITION_FORMAT.match(text)
+    if match is None or float(match.group(1)) <= 0:
+        fail(path, f"{text!r} is not allowed; {PARTITION_HELP}")
+    return "dirichlet", float(match.group(1))
+
+
+@dataclass(frozen=True)
+class Cell:
+    aggregator: str
+    attack: str
+    byzantine_fraction: float
+    partition: str
+    seed: int
+
+    @property
+    def key(self) -> tuple:
+        return cell_key(self.aggregator, self.attack, self.byzantine_fraction,
+                        self.partition, self.seed)
+
+    def label(self) -> str:
+        return (f"{self.aggregator}/{self.attack}@{self.byzantine_fraction:g}/"
+                f"{self.partition}/s{self.seed}")
+
+
+def cell_key(aggregator, attack, fraction, partition, seed) -> tuple:
+    """The identity of a cell, from typed values or from CSV strings alike."""
+    return (str(aggregator), str(attack), f"{float(fraction):g}", str(partition), int(seed))
+
+
+# ---------------------------------------------------------------- config
+
+def load_robustness_config(path: str | Path) -> tuple[ExperimentConfig, GridSection]:
+    """The base experiment config and the validated ``[grid]`` table."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"robustness config {str(path)!r} does not exist; see "
+                          f"examples/robustness-small.toml")
+    try:
+        table = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_robustness_config(table)
+
+
+def parse_robustness_config(table: dict) -> tuple[ExperimentConfig, GridSection]:
+    table = dict(table)
+    if "grid" not in table:
+        fail("grid", "a robustness config needs a [grid] table (aggregators, attacks, "
+                     "byzantine_fractions, partitions, seeds)")
+    grid = load_section(GridSection, table.pop("grid"), "grid")
+    base = parse_config(table)
+    if len(base.networks) != 1:
+        fail("networks", f"a robustness grid runs on exactly one network; got "
+                         f"{len(base.networks)} [[networks]] tables")
+    workers = base.networks[0].workers
+    for i, fraction in enumerate(grid.byzantine_fractions):
+        if fraction > 0 and round(fraction * workers) == 0:
+            fail(f"grid.byzantine_fractions[{i}]", f"{fraction:g} of {workers} workers is "
+                 f"0 Byzantine workers; raise networks[0].workers or the fraction")
+    return base, grid
+
+
+def cell_config(base: ExperimentConfig, grid: GridSection, cell: Cell) -> ExperimentConfig:
+    """The experiment config of one cell: the base with the cell's five values."""
+    net = base.networks[0]
+    partition, alpha = parse_partition(cell.partition)
+    attack_params = grid.attack_params.get(
+        cell.attack, net.attack_params if net.attack == cell.attack else {})
+    network = dataclasses.replace(
+        net, attack=cell.attack, byzantine_fraction=cell.byzantine_fraction,
+        attack_params=dict(attack_params), partition=partition,
+        alpha=net.alpha if alpha is None else alpha, rule=None)
+    aggregation = dataclasses.replace(base.aggregation, rule=cell.aggregator,
+                                      params=dict(grid.rule_params.get(cell.aggregator, {})))
+    experiment = dataclasses.replace(base.experiment, seed=cell.seed)
+    return dataclasses.replace(base, networks=[network], aggregation=aggregation,
+                               experiment=experiment)
+
+
+# ---------------------------------------------------------------- the CSV
+
+def read_rows(csv_path: Path) -> list[dict]:
+    if not csv_path.is_file() or csv_path.stat().st_size == 0:
+        return []
+    with csv_path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in KEY_COLUMNS + ["final_accuracy"] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{csv_path} lacks the columns {missing}; it was not written by "
+                             f"`poft bench robustness`; choose another --out folder")
+        return list(reader)
+
+
+def row_key(row: dict) -> tuple:
+    return cell_key(*(row[c] for c in KEY_COLUMNS))
+
+
+def result_row(cell: Cell, result: SimulationResult, seconds: float) -> dict:
+    net = result.network()
+    last_weights = net.weights_by_round[-1]
+    byzantine_weight = sum(w for w, bad in zip(last_weights, net.byzantine) if bad)
+    backdoor = net.backdoor_success
+    return {
+        "aggregator": cell.aggregator, "attack": cell.attack,
+        "byzantine_fraction": f"{cell.byzantine_fraction:g}", "partition": cell.partition,
+        "seed": cell.seed,
+        "final_accuracy": f"{net.final_accuracy:.6f}",
+        "worst_round_accuracy": f"{net.worst_round_accuracy:.6f}",
+        "backdoor_success": "" if backdoor is None else f"{backdoor:.6f}",
+        "byzantine_weight": f"{byzantine_weight:.6f}",
+        "rounds": len(net.accuracy_by_round),
+        "seconds": f"{seconds:.3f}",
+        **{k: f"{result.timing[k]:.3f}" for k in ("train_s", "evaluate_s", "aggregate_s")},
+        "accuracy_by_round": " ".join(f"{a:.4f}" for a in net.accuracy_by_round),
+    }
+
+
+def append_row(csv_path: Path, row: dict) -> None:
+    new = not csv_path.is_file() or csv_path.stat().st_size == 0
+    with csv_path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def check_same_base(out: Path, base: ExperimentConfig) -> None:
+    """Refuse to resume into a folder whose cells came from a different base config."""
+    resolved = dump_config(base)
+    marker = out / "base.toml"
+    if marker.is_file() and marker.read_text() != resolved:
+        raise ConfigError(f"{out} holds a grid run from a different base config (see "
+                          f"{marker}); its cells would not be comparable. Use another "
+                          f"--out folder, or delete {out} to start over")
+    marker.write_text(resolved)
+
+
+# ---------------------------------------------------------------- summary
+
+def seed_means(rows: list[dict], column: str = "final_accuracy") -> dict[tuple, float]:
+    """Mean of ``column`` over seeds, by (aggregator, attack, fraction, partition)."""
+    groups: dict[tuple, list[float]] = {}
+    for row in rows:
+        if row.get(column, "") != "":
+            key = row_key(row)[:4]
+            groups.setdefault(key, []).append(float(row[column]))
+    return {key: float(np.mean(values)) for key, values in groups.items()}
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per aggregator, overall (fraction = partition = "all") and per (fraction,
+    partition): clean accuracy, mean and worst case over the attacked cells."""
+    acc = seed_means(rows)
+    aggregators = list(dict.fromkeys(k[0] for k in acc))
+    scopes = [("all", "all")] + sorted({(k[2], k[3]) for k in acc if k[1] != "none"},
+                                       key=lambda s: (float(s[0]), s[1]))
+    summary = []
+    for aggregator in aggregators:
+        clean = [v for k, v in acc.items() if k[0] == aggregator and k[1] == "none"]
+        for fraction, partition in scopes:
+            attacked = {k: v for k, v in acc.items() if k[0] == aggregator and k[1] != "none"
+                        and fraction in ("all", k[2]) and partition in ("all", k[3])}
+            worst = min(attacked, key=attacked.get) if attacked else None
+            summary.append({
+                "aggregator": aggregator, "byzantine_fraction": fraction,
+                "partition": partition,
+                "clean_accuracy": f"{np.mean(clean):.4f}" if clean else "",
+                "mean_accuracy": f"{np.mean(list(attacked.values())):.4f}" if attacked else "",
+                "worst_accuracy": f"{attacked[worst]:.4f}" if worst else "",
+                "worst_case": f"{worst[1]}@{worst[2]}/{worst[3]}" if worst else "",
+                "cells": len(attacked)})
+    return summary
+
+
+def summary_markdown(summary: list[dict], rows: list[dict]) -> str:
+    overall = [s for s in summary if s["byzantine_fraction"] == "all"]
+    backdoor = seed_means(rows, "backdoor_success")
+    lines = ["# Robustness summary", "",
+             f"{len(rows)} cells; accuracies are final test accuracies, averaged over "
+             "seeds first; worst = minimum over attacks (and fractions/partitions).", "",
+             "| aggregator | clean | mean over attacks | worst case | worst cell | "
+             "max backdoor ASR |", "|---|---|---|---|---|---|"]
+    for s in overall:
+        asr = [v for k, v in backdoor.items() if k[0] == s["aggregator"]]
+        lines.append(f"| {s['aggregator']} | {s['clean_accuracy']} | {s['mean_accuracy']} | "
+                     f"{s['worst_accuracy']} | {s['worst_case']} | "
+                     f"{f'{max(asr):.3f}' if asr else '-'} |")
+    scopes = list(dict.fromkeys((s["byzantine_fraction"], s["partition"]) for s in summary
+                                if s["byzantine_fraction"] != "all"))
+    if scopes:
+        lines += ["", "Worst case over attacks (mean over attacks), by Byzantine fraction "
+                      "and partition:", "",
+                  "| aggregator | " + " | ".join(f"{f} {p}" for f, p in scopes) + " |",
+                  "|---|" + "---|" * len(scopes)]
+        by_scope = {(s["aggregator"], s["byzantine_fraction"], s["partition"]): s
+                    for s in summary}
+        for s in overall:
+            cells = [by_scope.get((s["aggregator"], f, p)) for f, p in scopes]
+            lines.append(f"| {s['aggregator']} | " + " | ".join(
+                f"{c['worst_accuracy']} ({c['mean_accuracy']})" if c and c["cells"] else "-"
+                for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_heatmap(rows: list[dict], path: Path) -> None:
+    """Aggregator x attack at the largest fraction (clean column at 0), mean over
+    seeds and partitions."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    largest = max(float(r["byzantine_fraction"]) for r in rows)
+    aggregators = list(dict.fromkeys(r["aggregator"] for r in rows))
+    attacks = list(dict.fromkeys(r["attack"] for r in rows))
+    grid = np.full((len(aggregators), len(attacks)), np.nan)
+    for i, aggregator in enumerate(aggregators):
+        for j, attack in enumerate(attacks):
+            wanted = 0.0 if attack == "none" else largest
+            values = [float(r["final_accuracy"]) for r in rows if r["aggregator"] == aggregator
+                      and r["attack"] == attack and float(r["byzantine_fraction"]) == wanted]
+            grid[i, j] = np.mean(values) if values else np.nan
+    fig, ax = plt.subplots(figsize=(1.1 * len(attacks) + 2.5, 0.5 * len(aggregators) + 1.8))
+    image = ax.imshow(grid, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center",
+                    color="white" if value < 0.6 else "black", fontsize=8)
+    ax.set_xticks(range(len(attacks)), [a if a != "none" else "none (clean)" for a in attacks],
+                  rotation=30, ha="right")
+    ax.set_yticks(range(len(aggregators)), aggregators)
+    ax.set_title(f"final accuracy at {largest:.0%} Byzantine (mean over seeds, partitions)")
+    fig.colorbar(image, ax=ax, label="accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_accuracy_by_round(rows: list[dict], path: Path) -> None:
+    """One panel per attack (at the largest fraction; clean at 0), one line per
+    aggregator: test accuracy by round, mean over seeds and partitions."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    largest = max(float(r["byzantine_fraction"]) for r in rows)
+    attacks = list(dict.fromkeys(r["attack"] for r in rows))
+    aggregators = list(dict.fromkeys(r["aggregator"] for r in rows))
+    cols = min(4, len(attacks))
+    fig, axes = plt.subplots(-(-len(attacks) // cols), cols, squeeze=False, sharey=True,
+                             figsize=(3.6 * cols, 3.0 * -(-len(attacks) // cols)))
+    for ax, attack in zip(axes.flat, attacks):
+        wanted = 0.0 if attack == "none" else largest
+        for aggregator in aggregators:
+            curves = [[float(a) for a in r["accuracy_by_round"].split()] for r in rows
+                      if r["aggregator"] == aggregator and r["attack"] == attack
+                      and float(r["byzantine_fraction"]) == wanted]
+            if curves:
+                length = min(len(c) for c in curves)
+                mean = np.mean([c[:length] for c in curves], axis=0)
+                ax.plot(range(1, length + 1), mean, label=aggregator)
+        ax.set_title("clean" if attack == "none" else f"{attack} @ {largest:.0%}")
+        ax.set_xlabel("round")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(attacks):]:
+        ax.axis("off")
+    axes[0, 0].set_ylabel("test accuracy")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_reports(rows: list[dict], out: Path) -> str:
+    """summary.csv, summary.md and both plots; returns the markdown table."""
+    summary = summarize(rows)
+    with (out / "summary.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(summary[0]) if summary else ["aggregator"])
+        writer.writeheader()
+        writer.writerows(summary)
+    text = summary_markdown(summary, rows)
+    (out / "summary.md").write_text(text)
+    if rows:
+        plot_heatmap(rows, out / "heatmap.png")
+        plot_accuracy_by_round(rows, out / "accuracy_by_round.png")
+    return text
+
+
+# ---------------------------------------------------------------- the run
+
+def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bool = True
+                   ) -> list[dict]:
+    """Run the grid's missing cells, then write the summary and plots.
+
+    Returns the CSV rows of the grid's cells (finished earlier or now).
+    """
+    base, grid = load_robustness_config(config_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    check_same_base(out, base)
+    csv_path = out / "robustness.csv"
+    done = {row_key(r) for r in read_rows(csv_path)}
+    cells = grid.cells()
+    todo = [c for c in cells if c.key not in done]
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), disable=not progress,
+              unit="cell", desc="robustness", dynamic_ncols=True) as bar:
+        for cell in todo:
+            bar.set_postfix_str(cell.label())
+            started = time.perf_counter()
+            result = simulate(cell_config(base, grid, cell))
+            row = result_row(cell, result, time.perf_counter() - started)
+            append_row(csv_path, row)
+            bar.update(1)
+            bar.set_postfix_str(f"{cell.label()} acc={row['final_accuracy'][:5]}")
+    wanted = {c.key for c in cells}
+    rows = [r for r in read_rows(csv_path) if row_key(r) in wanted]
+    table = write_reports(rows, out)
+    if progress:
+        print(table)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``poft bench robustness CONFIG --out DIR [--no-progress]``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="poft bench robustness",
+        description="Run a grid of aggregator x attack x Byzantine fraction x partition x "
+                    "seed cells (no ledger) and write robustness.csv, summary.md/.csv, "
+                    "heatmap.png and accuracy_by_round.png. Resumable: cells already in "
+                    "robustness.csv are skipped.")
+    parser.add_argument("config", help="robustness config (TOML with a [grid] table), e.g. "
+                                       "examples/robustness-small.toml")
+    parser.add_argument("--out", help="output folder (default: runs/robustness-<name>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        out = args.out
+        if out is None:
+            base, _ = load_robustness_config(args.config)
+            out = Path("runs") / f"robustness-{base.experiment.name}"
+        run_robustness(args.config, out, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as exc:   # ConfigError is a ValueError
+        print(f"poft bench robustness: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"results: {Path(out) / 'robustness.csv'}, {Path(out) / 'summary.md'}")
+    return 0
+
+
+__all__ = ["GridSection", "Cell", "load_robustness_config", "parse_robustness_config",
+           "cell_config", "run_robustness", "main"]
