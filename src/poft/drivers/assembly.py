@@ -116,7 +116,7 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
     return NetworkRuntime(name=net.name, backend=backend, deployment=deployment, anyone=anyone,
                           workers=workers, stakers=stakers, byzantine=byzantine, codec=codec,
                           store=store, test_set=test, eval_model=copy.deepcopy(model),
-                          timer=timer)
+                          timer=timer, spec=spec, genesis_uri=genesis.uri)
 
 
 def make_worker(config, plan, who: ParticipantPlan, client, store, codec, model, data,

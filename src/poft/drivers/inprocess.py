@@ -8,6 +8,9 @@ processes.
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import torch
 
 from poft.drivers.assembly import build_network
@@ -46,7 +49,7 @@ def initial_model(config: ExperimentConfig, sample: ArrayDataset) -> torch.nn.Mo
 
 
 class InProcessDriver:
-    def __init__(self, config: ExperimentConfig, out_dir):
+    def __init__(self, config: ExperimentConfig, out_dir: Path):
         if config.experiment.threads:
             torch.set_num_threads(config.experiment.threads)
         self.config = config
@@ -86,9 +89,21 @@ class InProcessDriver:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(self.store.get(parse_location(head.uri)))
 
-    def deployment_info(self) -> dict:
-        return {"store": str(self.store.root),
-                "networks": {net.name: net.deployment.to_json() for net in self.networks}}
+    def deployment_info(self, out: Path) -> dict:
+        """deployment.json: per network its contracts, chain, aggregation spec and (for the
+        embedded backend) the chain journal that `poft verify` replays."""
+        networks = {}
+        for net in self.networks:
+            journal = out / "chain" / f"{net.name}.journal"
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            net.backend.save_journal(journal)
+            networks[net.name] = {
+                **net.deployment.to_json(),
+                "journal": str(journal.relative_to(out)),
+                "genesis_uri": net.genesis_uri,
+                "aggregation": dataclasses.asdict(net.spec),
+            }
+        return {"store": str(self.store.root.relative_to(out)), "networks": networks}
 
     def crosschain_summary(self, total_s: float) -> dict:
         return {"imports": 0, "rejected": 0, "overhead_fraction": 0.0, "breakdown_s": {}}

@@ -404,10 +404,12 @@ def write_reports(rows: list[dict], out: Path) -> str:
 
 # ---------------------------------------------------------------- the run
 
-def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bool = True
-                   ) -> list[dict]:
+def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bool = True,
+                   jobs: int = 1) -> list[dict]:
     """Run the grid's missing cells, then write the summary and plots.
 
+    ``jobs > 1`` runs that many cells side by side in separate processes (each
+    with one torch thread); rows are appended in the order cells finish.
     Returns the CSV rows of the grid's cells (finished earlier or now).
     """
     base, grid = load_robustness_config(config_path)
@@ -417,17 +419,14 @@ def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bo
     csv_path = out / "robustness.csv"
     done = {row_key(r) for r in read_rows(csv_path)}
     cells = grid.cells()
-    todo = [c for c in cells if c.key not in done]
+    todo = [(cell, cell_config(base, grid, cell)) for cell in cells if cell.key not in done]
     with tqdm(total=len(cells), initial=len(cells) - len(todo), disable=not progress,
               unit="cell", desc="robustness", dynamic_ncols=True) as bar:
-        for cell in todo:
-            bar.set_postfix_str(cell.label())
-            started = time.perf_counter()
-            result = simulate(cell_config(base, grid, cell))
-            row = result_row(cell, result, time.perf_counter() - started)
+        for row in _finished_rows(todo, jobs):
             append_row(csv_path, row)
             bar.update(1)
-            bar.set_postfix_str(f"{cell.label()} acc={row['final_accuracy'][:5]}")
+            bar.set_postfix_str(f"{row['aggregator']}/{row['attack']}@"
+                                f"{row['byzantine_fraction']} acc={row['final_accuracy'][:5]}")
     wanted = {c.key for c in cells}
     rows = [r for r in read_rows(csv_path) if row_key(r) in wanted]
     table = write_reports(rows, out)
@@ -436,8 +435,38 @@ def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bo
     return rows
 
 
+def run_cell(cell: Cell, config: ExperimentConfig) -> dict:
+    """One cell: a `simulate` run, as a CSV row."""
+    started = time.perf_counter()
+    result = simulate(config)
+    return result_row(cell, result, time.perf_counter() - started)
+
+
+def _run_cell_alone(cell: Cell, config: ExperimentConfig) -> dict:
+    # In a pool process: one thread each, so `jobs` cells share the cores evenly.
+    config = dataclasses.replace(config, experiment=dataclasses.replace(
+        config.experiment, threads=1))
+    return run_cell(cell, config)
+
+
+def _finished_rows(todo: list[tuple[Cell, ExperimentConfig]], jobs: int):
+    if jobs <= 1 or len(todo) <= 1:
+        for cell, config in todo:
+            yield run_cell(cell, config)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # spawn, not fork: a forked torch (its thread pools) can hang in the child.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_run_cell_alone, cell, config) for cell, config in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``poft bench robustness CONFIG --out DIR [--no-progress]``; returns the exit status."""
+    """``poft bench robustness CONFIG [--out DIR] [--jobs N] [--no-progress]``;
+    returns the exit status (0, or 2 with one error line on a bad config)."""
     parser = argparse.ArgumentParser(
         prog="poft bench robustness",
         description="Run a grid of aggregator x attack x Byzantine fraction x partition x "
@@ -447,14 +476,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="robustness config (TOML with a [grid] table), e.g. "
                                        "examples/robustness-small.toml")
     parser.add_argument("--out", help="output folder (default: runs/robustness-<name>)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="cells run side by side in separate processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     try:
         out = args.out
         if out is None:
             base, _ = load_robustness_config(args.config)
             out = Path("runs") / f"robustness-{base.experiment.name}"
-        run_robustness(args.config, out, progress=not args.no_progress)
+        run_robustness(args.config, out, progress=not args.no_progress, jobs=args.jobs)
     except (ValueError, FileNotFoundError) as exc:   # ConfigError is a ValueError
         print(f"poft bench robustness: error: {exc}", file=sys.stderr)
         return 2

@@ -44,7 +44,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 bar.set_postfix_str(" ".join(
                     f"{r['network']}={r['accuracy']:.3f}" for r in records[-len(driver.networks):]))
         bar.close()
-        (out / "deployment.json").write_text(json.dumps(driver.deployment_info(), indent=2))
+        (out / "deployment.json").write_text(json.dumps(driver.deployment_info(out), indent=2))
         summary = build_summary(config, out, records, driver, time.perf_counter() - started)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "report.html").write_text(render_report(config.experiment.name, summary, records))

@@ -15,9 +15,11 @@ implementations:
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
@@ -270,6 +272,11 @@ class EmbeddedBackend(LedgerBackend):
         self.operator = Account.from_key(EMBEDDED_RICH_KEY)
         self._logs: dict[str, list[RawLog]] = {}  # contract address -> its logs in order
         self._w3 = None
+        self._genesis_timestamp = genesis_timestamp
+        # Everything that changed the chain, in order: ("tx", raw hex) or ("mine", n).
+        # Replaying it on a fresh EVM with the same seed rebuilds the same chain, which is
+        # how `poft verify` reads an embedded run after its process has ended.
+        self.journal: list[tuple[str, str | int]] = []
 
     @property
     def chain(self):
@@ -295,6 +302,31 @@ class EmbeddedBackend(LedgerBackend):
 
     def mine(self, n: int = 1) -> None:
         self._evm.mine_blocks(n)
+        self.journal.append(("mine", n))
+
+    def save_journal(self, path) -> None:
+        """Write the chain journal (seed, every transaction and mined block, head hash)."""
+        record = {"seed": self.seed, "genesis_timestamp": self._genesis_timestamp,
+                  "entries": self.journal, "head": self.block_hash(self.block_number).hex()}
+        Path(path).write_text(json.dumps(record))
+
+    @classmethod
+    def replay(cls, path) -> "EmbeddedBackend":
+        """A new embedded chain rebuilt from a journal; it must end on the recorded head."""
+        record = json.loads(Path(path).read_text())
+        backend = cls(seed=record["seed"], genesis_timestamp=record["genesis_timestamp"])
+        for kind, value in record["entries"]:
+            if kind == "tx":
+                raw = bytes.fromhex(value)
+                backend._submit(raw, keccak(raw), "", None, b"", 0, 0)
+            else:
+                backend.mine(int(value))
+        head = backend.block_hash(backend.block_number).hex()
+        if head != record["head"]:
+            raise LedgerError(f"chain journal {path} does not reproduce its recorded head block "
+                              f"(got 0x{head[:16]}…, recorded 0x{record['head'][:16]}…): it was "
+                              "altered or written by another version")
+        return backend
 
     def block_hash(self, number: int) -> bytes:
         return self.chain.get_canonical_block_header_by_number(number).hash
@@ -346,6 +378,7 @@ class EmbeddedBackend(LedgerBackend):
             _, receipt, computation = self.chain.apply_transaction(tx)
         except ValidationError as exc:
             raise TransactionRejected(f"transaction from {sender} rejected: {exc}") from None
+        self.journal.append(("tx", bytes(raw).hex()))
         number = self.chain.header.block_number
         self._evm.mine_blocks(1)  # automine: one transaction per block
         logs = tuple(
@@ -372,11 +405,12 @@ class EmbeddedBackend(LedgerBackend):
         return found
 
     def snapshot(self):
-        return self._evm.take_snapshot(), self.block_number
+        return self._evm.take_snapshot(), self.block_number, len(self.journal)
 
     def _revert_chain(self, token) -> None:
-        block_hash, number = token
+        block_hash, number, journal_length = token
         self._evm.revert_to_snapshot(block_hash)
+        del self.journal[journal_length:]
         for address, logs in self._logs.items():
             self._logs[address] = [log for log in logs if log.block_number <= number]
 
