@@ -115,9 +115,10 @@ def test_value_is_conserved_after_every_step(net):
     net.submit_all(r)
     net.report_all(r, committee)
     net.client(committee.miners[0]).propose(r, ROOT, "agg", weights)
-    for v in committee.validators[:2]:
-        net.client(v).attest(r)
-        net.assert_conserved()
+    for v in committee.validators:  # stakes differ after the slashing: attest until final
+        if net.reader.phase() == Phase.ATTEST:
+            net.client(v).attest(r)
+            net.assert_conserved()
     net.reader.settle(r, weights)
     net.assert_conserved()
     for client in net.clients.values():

@@ -392,35 +392,39 @@ def _sample(seed: bytes32) -> (
          staker i with probability stake_i / (stake not yet drawn). The first
          k draws are the validators, the next n_miners the ordered miners.
     """
+    min_stake: uint256 = self.min_stake
+    k: uint256 = self.k_validators
+    need: uint256 = k + self.n_miners
     eligible: DynArray[address, MAX_PARTICIPANTS] = []
     stakes: DynArray[uint256, MAX_PARTICIPANTS] = []
     remaining: uint256 = 0
-    for p: address in self.participants:
+    for i: uint256 in range(len(self.participants), bound=MAX_PARTICIPANTS):
+        p: address = self.participants[i]
         s: uint256 = self.stake_of[p]
-        if s >= self.min_stake:
+        if s >= min_stake:
             eligible.append(p)
             stakes.append(s)
-            remaining += s
-    need: uint256 = self.k_validators + self.n_miners
-    assert len(eligible) >= need, "not enough eligible stakers for k validators + n miners"
+            remaining = unsafe_add(remaining, s)  # bounded by the ether supply
+    count: uint256 = len(eligible)
+    assert count >= need, "not enough eligible stakers for k validators + n miners"
 
     validators: DynArray[address, MAX_VALIDATORS] = []
     validator_stakes: DynArray[uint256, MAX_VALIDATORS] = []
     miners: DynArray[address, MAX_MINERS] = []
     for j: uint256 in range(need, bound=MAX_COMMITTEE):
-        ticket: uint256 = convert(keccak256(concat(seed, convert(j, bytes32))), uint256) % remaining
-        for i: uint256 in range(len(eligible), bound=MAX_PARTICIPANTS):
+        ticket: uint256 = convert(keccak256(abi_encode(seed, j)), uint256) % remaining
+        for i: uint256 in range(count, bound=MAX_PARTICIPANTS):
             s: uint256 = stakes[i]
             if ticket < s:
-                if j < self.k_validators:
+                if j < k:
                     validators.append(eligible[i])
                     validator_stakes.append(s)
                 else:
                     miners.append(eligible[i])
-                remaining -= s
+                remaining = unsafe_sub(remaining, s)
                 stakes[i] = 0  # drawn: never again
                 break
-            ticket -= s
+            ticket = unsafe_sub(ticket, s)  # ticket >= s here
     return validators, validator_stakes, miners
 
 
