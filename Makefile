@@ -56,7 +56,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m poft.demo
+	$(VENV)/bin/poft run examples/quickstart.toml --out runs/quickstart
 
 bench: setup
 	$(PY) -m bench

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poft.commitment import CommitmentError, commit_bytes, load_canonical
-from poft.ledger import Deployment, LedgerClient, weights_hash
+from poft.ledger import Deployment, LedgerClient, LedgerError, weights_hash
 from poft.ledger.eip712 import checkpoint_digest, recover
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
 from poft.protocol.models_io import ModelCodec
@@ -200,8 +200,8 @@ def deployment_of(entry: dict) -> Deployment:
 def verify_model(model_file, deployment_file, *, recompute: bool = False) -> VerifyResult:
     try:
         verifier = LineageVerifier(deployment_file, recompute)
-    except (OSError, KeyError, ValueError) as exc:
-        return VerifyResult(ok=False, reason=f"cannot read deployment {deployment_file}: {exc}")
+    except (OSError, KeyError, ValueError, LedgerError) as exc:
+        return VerifyResult(ok=False, reason=f"cannot use deployment {deployment_file}: {exc}")
     return verifier.verify_file(model_file)
 
 

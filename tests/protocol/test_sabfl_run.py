@@ -1,0 +1,175 @@
+"""SABFL on one network, end to end on the embedded EVM with the real contracts.
+
+Small runs on scikit-learn's digits (an MLP, a few workers, 2-3 rounds) through
+the same in-process driver and role code as `poft run`.
+"""
+
+import json
+
+import pytest
+import torch
+
+from poft.cli import main as poft
+from poft.drivers.inprocess import InProcessDriver
+from poft.experiment.config import parse_config
+from poft.experiment.run import run_experiment
+from poft.ledger import Phase
+
+
+def tiny(**network):
+    base = {"name": "alpha", "workers": 6, "stakers": 5, "validators": 3, "miners": 2}
+    return parse_config({
+        "experiment": {"name": "tiny", "rounds": 2, "seed": 0},
+        "data": {"dataset": "digits", "validator_samples": 100},
+        "model": {"name": "mlp", "hidden": 32},
+        "training": {"lr": 0.05, "batch_size": 32},
+        "aggregation": {"temperature": 0.05},
+        "ledger": {"phase_blocks": 40},
+        "networks": [{**base, **network}],
+    })
+
+
+@pytest.fixture(scope="module")
+def attacked_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("attacked")
+    config = tiny(byzantine_fraction=0.34, attack="sign_flip")
+    summary = run_experiment(config, out, progress=False)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return config, out, summary, records
+
+
+def test_outputs_follow_design(attacked_run):
+    _, out, summary, records = attacked_run
+    for name in ("config.toml", "metrics.jsonl", "summary.json", "report.html",
+                 "deployment.json", "models/alpha/round-2.safetensors"):
+        assert (out / name).is_file(), name
+    net = summary["networks"]["alpha"]
+    assert net["rounds"] == 2 and len(net["accuracy_by_round"]) == 2
+    assert set(summary["timing"]) >= {"total_s", "train_s", "ledger_s", "crosschain_s"}
+    assert set(summary["crosschain"]) >= {"imports", "rejected", "overhead_fraction"}
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    assert len(records) == 2 and all(r["finalized"] for r in records)
+
+
+def test_sign_flipping_workers_get_near_zero_weight(attacked_run):
+    *_, records = attacked_run
+    for rec in records:
+        byz = [w for w, b in zip(rec["weights"], rec["byzantine"]) if b]
+        honest = [w for w, b in zip(rec["weights"], rec["byzantine"]) if not b]
+        assert len(byz) == 2 and max(byz) < 1e-3
+        assert sum(honest) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_seeded_run_is_reproducible(attacked_run, tmp_path):
+    config, _, summary, _ = attacked_run
+    again = run_experiment(config, tmp_path, progress=False)
+    assert again["networks"]["alpha"]["accuracy_by_round"] == \
+        summary["networks"]["alpha"]["accuracy_by_round"]
+    assert again["networks"]["alpha"]["final_root"] == summary["networks"]["alpha"]["final_root"]
+
+
+def test_verify_passes_on_real_output(attacked_run, capsys):
+    _, out, _, _ = attacked_run
+    code = poft(["verify", str(out / "models/alpha/round-2.safetensors"),
+                 "--deployment", str(out / "deployment.json"), "--recompute"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "alpha round 2" in printed and "alpha round 1" in printed and "VERIFIED" in printed
+
+
+def test_verify_fails_on_one_changed_weight(attacked_run, tmp_path, capsys):
+    _, out, _, _ = attacked_run
+    blob = bytearray((out / "models/alpha/round-2.safetensors").read_bytes())
+    blob[-5] ^= 0x01                                   # one bit of one float
+    changed = tmp_path / "changed.safetensors"
+    changed.write_bytes(bytes(blob))
+    code = poft(["verify", str(changed), "--deployment", str(out / "deployment.json")])
+    assert code == 1
+    assert "no round" in capsys.readouterr().out
+
+
+def test_verify_fails_on_model_from_another_run(attacked_run, tmp_path, capsys):
+    config, out, _, _ = attacked_run
+    other = run_experiment(config.with_overrides(seed=1, rounds=1), tmp_path, progress=False)
+    code = poft(["verify", other["networks"]["alpha"]["final_model"],
+                 "--deployment", str(out / "deployment.json")])
+    assert code == 1
+    assert "another run" in capsys.readouterr().out
+
+
+def test_verify_fails_on_altered_chain_journal(attacked_run, tmp_path, capsys):
+    _, out, _, _ = attacked_run
+    deployment = json.loads((out / "deployment.json").read_text())
+    journal_path = out / deployment["networks"]["alpha"]["journal"]
+    journal = json.loads(journal_path.read_text())
+    journal["entries"] = journal["entries"][:-1]       # drop the last transaction
+    forged = tmp_path / "alpha.journal"
+    forged.write_text(json.dumps(journal))
+    deployment["networks"]["alpha"]["journal"] = str(forged)
+    deployment["store"] = str(out / deployment["store"])
+    forged_deployment = tmp_path / "deployment.json"
+    forged_deployment.write_text(json.dumps(deployment))
+    code = poft(["verify", str(out / "models/alpha/round-2.safetensors"),
+                 "--deployment", str(forged_deployment)])
+    assert code == 1
+    assert "does not reproduce" in capsys.readouterr().out
+
+
+def test_malicious_miner_is_slashed_and_backup_finalizes(tmp_path):
+    # 3 stakers for 1 validator + 2 miners: staker 0 (the malicious one) is always on the
+    # committee; the seed makes it the first miner in round 1.
+    config = tiny(stakers=3, validators=1, miners=2, malicious_miner=True)
+    with InProcessDriver(config, tmp_path) as driver:
+        net = driver.networks[0]
+        records = [driver.run_round()[0] for _ in range(2)]
+        slashed = net.anyone.events("MinerSlashed")
+        assert slashed, "the malicious miner was never first in line; change the seed"
+        for event in slashed:
+            rec = records[event["round"] - 1]
+            assert rec.finalized
+            assert len(rec.miners_tried) == 2 and rec.miners_tried[0] == event["miner"]
+            assert net.anyone.stake(event["miner"]) < 32 * 10**18
+        assert net.anyone.balance_conserved()
+        assert net.anyone.phase() == Phase.IDLE
+
+
+def test_minority_of_lying_validators_does_not_change_the_model(tmp_path):
+    """With the honest validators scoring on the same data, the median ignores one liar."""
+    roots = {}
+    for lying in (0, 1):
+        config = tiny(stakers=4, validators=3, miners=1, lying_validators=lying)
+        with InProcessDriver(config, tmp_path / f"lying-{lying}") as driver:
+            net = driver.networks[0]
+            shared = next(iter(net.stakers.values())).validator.data
+            for staker in net.stakers.values():
+                staker.validator.data = shared
+            records = [driver.run_round()[0] for _ in range(2)]
+            assert all(r.finalized for r in records)
+            roots[lying] = records[-1].model_root
+            if lying:
+                liars = [a for a, s in net.stakers.items() if s.validator.lying]
+                reported = {e["validator"] for e in net.anyone.events("LossesReported")}
+                assert set(liars) & reported, "the liar never reported; change the seed"
+    assert roots[0] == roots[1]
+
+
+def test_nan_and_substituted_updates_get_zero_weight(tmp_path):
+    config = tiny()
+    with InProcessDriver(config, tmp_path) as driver:
+        net = driver.networks[0]
+        nan_worker, victim = net.workers[0], net.workers[1]
+        nan_worker.local_update = lambda start: torch.full_like(start, float("nan"))
+        original_submit = victim.submit
+
+        def substitute(round_id, vec):
+            root = original_submit(round_id, vec)
+            cand = [c for c in net.anyone.candidates(round_id) if c.root == root][0]
+            path = driver.store.path_for(cand.uri.split(":", 1)[1])
+            path.write_bytes(path.read_bytes()[::-1])       # someone swaps the stored bytes
+            return root
+
+        victim.submit = substitute
+        record = driver.run_round()[0]
+    assert record.finalized
+    assert record.weights[0] == 0.0 and record.weights[1] == 0.0
+    assert sum(record.weights) == pytest.approx(1.0, abs=1e-6)
