@@ -85,14 +85,17 @@ class AnvilNode:
 
     @classmethod
     def start(cls, port: int | None = None, chain_id: int = 31337, state_file: str | os.PathLike | None = None,
-              block_time: float | None = None, timeout: float = 30.0, extra_args: list[str] = ()) -> "AnvilNode":
+              block_time: float | None = None, balance_eth: int = 1_000_000, timeout: float = 30.0,
+              extra_args: list[str] = ()) -> "AnvilNode":
         """Start anvil and wait until its RPC answers.
 
         `state_file`: loaded at start if it exists and written on stop (anvil --state).
-        `block_time`: seconds per block; default automine (a block per transaction)."""
+        `block_time`: seconds per block; default automine (a block per transaction).
+        `balance_eth`: balance of each dev account (the funder of many participants)."""
         binary = find_anvil()
         chosen = port or free_port()
-        args = [binary, "--host", "127.0.0.1", "--port", str(chosen), "--chain-id", str(chain_id)]
+        args = [binary, "--host", "127.0.0.1", "--port", str(chosen), "--chain-id", str(chain_id),
+                "--balance", str(balance_eth)]
         if state_file is not None:
             args += ["--state", str(state_file)]
         if block_time is not None:

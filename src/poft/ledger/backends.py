@@ -27,7 +27,7 @@ from .accounts import EMBEDDED_RICH_KEY, Account, derive_accounts
 from .errors import ContractRevert, LedgerError, TransactionRejected, decode_revert_data
 from .gas import GasReport
 
-DEFAULT_FUNDING = 1000 * 10**18  # wei given to each participant by funded_accounts
+DEFAULT_FUNDING = 100 * 10**18  # wei given to each participant by funded_accounts
 TRANSFER_GAS = 21_000
 
 
@@ -347,28 +347,34 @@ class EmbeddedBackend(LedgerBackend):
         base = self.chain.header.base_fee_per_gas
         return 2 * base + 1, 1
 
-    def _request(self, to, data, sender, value, gas=None) -> dict:
-        return {
+    def _execute(self, to, data, sender, value, block="latest"):
+        """Run a message on top of `block` and throw the state away; returns (computation, gas limit)."""
+        from eth.vm.spoof import SpoofTransaction
+        from eth_tester.backends.pyevm.main import _execute_and_revert_transaction
+
+        gas = self.block_gas_limit
+        request = {
             "from": to_canonical_address(sender or self.operator.address),
             "to": to_canonical_address(to) if to else b"",
-            "data": data, "value": value, "gas": gas or self.block_gas_limit,
+            "data": data, "value": value, "gas": gas,
         }
+        unsigned = self._evm._get_normalized_and_unsigned_evm_transaction(request, block)
+        tx = SpoofTransaction(unsigned, from_=request["from"])
+        return _execute_and_revert_transaction(self.chain, tx, block), gas
 
     def call(self, to, data, sender=None, value=0, block="latest") -> bytes:
-        from eth_tester.exceptions import TransactionFailed
-
-        try:
-            return self._evm.call(self._request(to, data, sender, value), block)
-        except TransactionFailed as exc:
-            raise ContractRevert(_reason_of(exc)) from None
+        computation, _ = self._execute(to, data, sender, value, block)
+        if computation.is_error:
+            raise ContractRevert(_computation_reason(computation))
+        return computation.output
 
     def estimate_gas(self, to, data, sender, value=0) -> int:
-        from eth_tester.exceptions import TransactionFailed
-
-        try:
-            return self._evm.estimate_gas(self._request(to, data, sender, value), "latest")
-        except TransactionFailed as exc:
-            raise ContractRevert(_reason_of(exc)) from None
+        """Gas used by one execution with the block's gas limit (py-evm's own estimator
+        binary-searches with a dozen executions; callers add a margin instead)."""
+        computation, gas = self._execute(to, data, sender, value)
+        if computation.is_error:
+            raise ContractRevert(_computation_reason(computation))
+        return gas - computation.get_gas_remaining()  # intrinsic + execution, before refunds
 
     def _submit(self, raw, tx_hash, sender, to, data, value, gas) -> TxReceipt:
         from eth_utils import ValidationError
@@ -389,10 +395,7 @@ class EmbeddedBackend(LedgerBackend):
         )
         for log in logs:
             self._logs.setdefault(log.address, []).append(log)
-        reason = None
-        if computation.is_error:
-            reason = (decode_revert_data(computation.output) if computation.output
-                      else f"{type(computation.error).__name__}: {computation.error}")
+        reason = _computation_reason(computation) if computation.is_error else None
         return TxReceipt(tx_hash, 0 if computation.is_error else 1, receipt.gas_used, gas,
                          number, logs, reason)
 
@@ -415,11 +418,10 @@ class EmbeddedBackend(LedgerBackend):
             self._logs[address] = [log for log in logs if log.block_number <= number]
 
 
-def _reason_of(exc: Exception) -> str:
-    arg = exc.args[0] if exc.args else ""
-    if isinstance(arg, (bytes, bytearray)):
-        return decode_revert_data(bytes(arg))
-    return str(arg)
+def _computation_reason(computation) -> str:
+    if computation.output:
+        return decode_revert_data(computation.output)
+    return f"{type(computation.error).__name__}: {computation.error}"
 
 
 def _topics_match(log_topics: tuple[bytes, ...], wanted: list[bytes | None] | None) -> bool:
