@@ -497,3 +497,7 @@ def main(argv: list[str] | None = None) -> int:
 
 __all__ = ["GridSection", "Cell", "load_robustness_config", "parse_robustness_config",
            "cell_config", "run_robustness", "main"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

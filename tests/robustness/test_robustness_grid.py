@@ -1,0 +1,161 @@
+"""`poft bench robustness`: the grid, its outputs, resuming, and config errors."""
+
+import csv
+import textwrap
+
+import pytest
+
+from poft.experiment import robustness
+from poft.experiment.config import ConfigError
+from poft.experiment.robustness import load_robustness_config, run_robustness, summarize
+
+BASE = """
+[experiment]
+name = "tiny-grid"
+rounds = {rounds}
+threads = 1
+
+[data]
+dataset = "digits"
+validator_samples = 100
+
+[model]
+name = "cnn"
+
+[training]
+local_epochs = 2
+lr = 0.1
+
+[aggregation]
+temperature = 0.05
+
+[[networks]]
+name = "digits"
+workers = 10
+stakers = 4
+validators = 3
+miners = 1
+"""
+
+
+def write_config(tmp_path, grid: str, rounds: int = 2, name: str = "grid.toml"):
+    path = tmp_path / name
+    path.write_text(BASE.format(rounds=rounds) + "\n[grid]\n" + textwrap.dedent(grid))
+    return path
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the cells that actually run (one `simulate` call each)."""
+    calls = []
+    real = robustness.simulate
+
+    def counting(config, **kwargs):
+        calls.append(config)
+        return real(config, **kwargs)
+
+    monkeypatch.setattr(robustness, "simulate", counting)
+    return calls
+
+
+def rows_of(out):
+    with (out / "robustness.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_softmax_worst_case_over_attacks_is_not_below_means(tmp_path):
+    config = write_config(tmp_path, """
+        aggregators = ["softmax", "mean"]
+        attacks = ["none", "sign_flip", "label_flip"]
+        byzantine_fractions = [0.0, 0.3]
+        partitions = ["iid"]
+        seeds = [0]
+    """, rounds=3)
+    rows = run_robustness(config, tmp_path / "out", progress=False)
+    assert len(rows) == 2 * 3
+    overall = {s["aggregator"]: s for s in summarize(rows) if s["byzantine_fraction"] == "all"}
+    assert float(overall["softmax"]["worst_accuracy"]) >= float(overall["mean"]["worst_accuracy"])
+    for name in ("summary.md", "summary.csv", "heatmap.png", "accuracy_by_round.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert "| softmax |" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_resume_runs_only_the_missing_cells(tmp_path, counted):
+    grid = """
+        aggregators = ["softmax", "mean"{extra}]
+        attacks = ["sign_flip"]
+        byzantine_fractions = [0.2]
+        partitions = ["dirichlet:0.5"]
+        seeds = [0]
+    """
+    out = tmp_path / "out"
+    run_robustness(write_config(tmp_path, grid.format(extra=""), rounds=1), out, progress=False)
+    assert len(counted) == 2
+    first = rows_of(out)
+    run_robustness(write_config(tmp_path, grid.format(extra=', "median"'), rounds=1), out,
+                   progress=False)
+    assert len(counted) == 3
+    assert counted[-1].aggregation.rule == "median"
+    rows = rows_of(out)
+    assert rows[:2] == first                       # finished cells are kept as they were
+    assert [r["aggregator"] for r in rows] == ["softmax", "mean", "median"]
+    row = rows[2]
+    assert (row["attack"], row["byzantine_fraction"], row["partition"], row["seed"]) == \
+        ("sign_flip", "0.2", "dirichlet:0.5", "0")
+    assert len(row["accuracy_by_round"].split()) == 1
+    assert counted[-1].networks[0].partition == "dirichlet"
+    assert counted[-1].networks[0].alpha == 0.5
+
+
+def test_resume_refuses_a_different_base_config(tmp_path, counted):
+    grid = 'aggregators = ["mean"]\nattacks = ["sign_flip"]\nbyzantine_fractions = [0.2]\n'
+    out = tmp_path / "out"
+    run_robustness(write_config(tmp_path, grid, rounds=1), out, progress=False)
+    with pytest.raises(ConfigError, match="different base config"):
+        run_robustness(write_config(tmp_path, grid, rounds=2), out, progress=False)
+    assert len(counted) == 1
+
+
+def test_cells_pair_none_with_fraction_zero_only(tmp_path):
+    _, grid = load_robustness_config(write_config(tmp_path, """
+        aggregators = ["softmax"]
+        attacks = ["none", "alie"]
+        byzantine_fractions = [0.0, 0.1, 0.3]
+        seeds = [0, 1]
+    """))
+    cells = {(c.attack, c.byzantine_fraction, c.seed) for c in grid.cells()}
+    assert cells == {("none", 0.0, 0), ("alie", 0.1, 0), ("alie", 0.3, 0),
+                     ("none", 0.0, 1), ("alie", 0.1, 1), ("alie", 0.3, 1)}
+
+
+@pytest.mark.parametrize("grid, fragments", [
+    ('aggregatorz = ["mean"]', ["grid.aggregatorz", "unknown key", "aggregators"]),
+    ('aggregators = ["mean", "average"]', ["grid.aggregators[1]", "'average'", "'softmax'"]),
+    ('partitions = ["dirichlet"]', ["grid.partitions[0]", "dirichlet:<alpha>"]),
+    ('partitions = ["dirichlet:-1"]', ["grid.partitions[0]", "dirichlet:0.5"]),
+    ('byzantine_fractions = [0.95]', ["grid.byzantine_fractions[0]", "[0, 0.9]"]),
+    ('byzantine_fractions = [0.01]', ["grid.byzantine_fractions[0]", "0 Byzantine workers"]),
+    ('seeds = []', ["grid.seeds", "at least one"]),
+    ('attacks = ["none"]\nbyzantine_fractions = [0.3]', ["'grid'", "no cell"]),
+    ('[grid.rule_params.kurm]\nf = 1', ["grid.rule_params.kurm", "unknown name", "'krum'"]),
+])
+def test_bad_grid_is_a_clear_error(tmp_path, grid, fragments):
+    with pytest.raises(ConfigError) as error:
+        load_robustness_config(write_config(tmp_path, grid))
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_missing_grid_table_is_a_clear_error(tmp_path):
+    path = tmp_path / "plain.toml"
+    path.write_text(BASE.format(rounds=1))
+    with pytest.raises(ConfigError, match=r"'grid'.*needs a \[grid\] table"):
+        load_robustness_config(path)
+
+
+def test_main_reports_a_bad_config_in_one_line_and_exits_2(tmp_path, capsys):
+    path = write_config(tmp_path, 'aggregatorz = ["mean"]')
+    assert robustness.main([str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("poft bench robustness: error:") and "grid.aggregatorz" in err
+    assert len(err.splitlines()) == 1
