@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
+import pytest
 from eth_utils import keccak
 from ledger_support import ETH, TEST_PARAMS, build_net
 
-from poft.ledger import EmbeddedBackend, NetworkParams
+from poft.ledger import EmbeddedBackend, LedgerError, NetworkParams
 
 STAKES = [1, 1, 2, 2, 3, 4, 6, 8]  # ETH; heavy skew so uniform sampling is far off
 K, MINERS = 3, 1
@@ -77,3 +79,24 @@ def test_embedded_chain_is_deterministic_under_a_seed():
     assert header.timestamp == 1_700_000_000 + 12 * 5  # pinned, not wall time
     _, hashes_c, seed_c, _ = _run(seed=8)
     assert seed_c != seed_a and hashes_c[1:] != hashes_a[1:]
+
+
+def test_embedded_journal_replays_to_the_same_chain(tmp_path):
+    committee, hashes, _, backend = _run(seed=9)
+    path = tmp_path / "chain.journal"
+    backend.save_journal(path)
+    replayed = EmbeddedBackend.replay(path)
+    assert [replayed.block_hash(n) for n in range(len(hashes))] == hashes
+    record = json.loads(path.read_text())
+    record["entries"] = record["entries"][:-1]  # drop the last transaction
+    path.write_text(json.dumps(record))
+    with pytest.raises(LedgerError, match="does not reproduce"):
+        EmbeddedBackend.replay(path)
+
+
+def test_embedded_w3_reads_the_same_chain():
+    backend = EmbeddedBackend(seed=4)
+    backend.funded_accounts(2)
+    w3 = backend.w3
+    assert w3.eth.block_number == backend.block_number
+    assert bytes(w3.eth.get_block(1)["hash"]) == backend.block_hash(1)

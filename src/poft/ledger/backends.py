@@ -19,12 +19,13 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from .accounts import EMBEDDED_RICH_KEY, Account, derive_accounts
-from .errors import ContractRevert, LedgerError, TransactionRejected, decode_revert_data
+from .errors import ContractRevert, FeeTooLow, LedgerError, TransactionRejected, decode_revert_data
 from .gas import GasReport
 
 DEFAULT_FUNDING = 100 * 10**18  # wei given to each participant by funded_accounts
@@ -122,9 +123,10 @@ class LedgerBackend(ABC):
     def block_gas_limit(self) -> int: ...
 
     @abstractmethod
-    def _submit(self, raw: bytes, tx_hash: bytes, sender: str, to: str | None, data: bytes,
-                value: int, gas: int) -> TxReceipt:
-        """Send a signed transaction and return its receipt (revert reason filled in)."""
+    def _broadcast(self, raw: bytes, tx_hash: bytes, sender: str, to: str | None, data: bytes,
+                   value: int, gas: int) -> Callable[[], TxReceipt]:
+        """Send a signed transaction; returns a function that waits for its receipt
+        (revert reason filled in). Raises TransactionRejected if the node refuses it."""
 
     @abstractmethod
     def snapshot(self):
@@ -158,19 +160,35 @@ class LedgerBackend(ABC):
 
     def send_transaction(self, account: Account, to: str | None, data: bytes = b"",
                          *, value: int = 0, gas: int) -> TxReceipt:
-        """Sign (type 2, the account's own key) and send; returns the mined receipt."""
+        """Sign (type 2, the account's own key) and send; returns the mined receipt.
+
+        The chain lock covers nonce, signing and broadcast only; waiting for the
+        receipt happens outside it, so other clients keep sending meanwhile."""
         with self._lock:
             nonce = self._take_nonce(account.address)
+            try:
+                pending = self._sign_and_broadcast(account, nonce, to, data, value, gas)
+            except Exception:  # not sent or state unknown: re-read the nonce next time
+                self.forget_nonce(account.address)
+                raise
+        return pending()
+
+    def _sign_and_broadcast(self, account, nonce, to, data, value, gas):
+        for attempt in range(2):
             max_fee, priority_fee = self.fee_params()
             raw, tx_hash = account.sign_transaction(
                 chain_id=self.chain_id, nonce=nonce, to=to, data=data, gas=gas,
                 max_fee=max_fee, priority_fee=priority_fee, value=value,
             )
             try:
-                return self._submit(raw, tx_hash, account.address, to, data, value, gas)
-            except Exception:  # not sent or state unknown: re-read the nonce next time
-                self.forget_nonce(account.address)
-                raise
+                return self._broadcast(raw, tx_hash, account.address, to, data, value, gas)
+            except FeeTooLow:
+                if attempt:
+                    raise
+                self._refresh_fees()  # the base fee rose: re-sign with a fresh one
+
+    def _refresh_fees(self) -> None:
+        """Forget any cached fee so fee_params() reads the chain again."""
 
     def deploy(self, account: Account, creation_code: bytes, gas: int | None = None) -> tuple[str, TxReceipt]:
         """Deploy a contract; returns (address, receipt)."""
@@ -318,7 +336,7 @@ class EmbeddedBackend(LedgerBackend):
         for kind, value in record["entries"]:
             if kind == "tx":
                 raw = bytes.fromhex(value)
-                backend._submit(raw, keccak(raw), "", None, b"", 0, 0)
+                backend._submit(raw, keccak(raw), "", 0)
             else:
                 backend.mine(int(value))
         head = backend.block_hash(backend.block_number).hex()
@@ -376,7 +394,12 @@ class EmbeddedBackend(LedgerBackend):
             raise ContractRevert(_computation_reason(computation))
         return gas - computation.get_gas_remaining()  # intrinsic + execution, before refunds
 
-    def _submit(self, raw, tx_hash, sender, to, data, value, gas) -> TxReceipt:
+    def _broadcast(self, raw, tx_hash, sender, to, data, value, gas):
+        receipt = self._submit(raw, tx_hash, sender, gas)
+        return lambda: receipt
+
+    def _submit(self, raw, tx_hash, sender, gas) -> TxReceipt:
+        """Execute the transaction and mine its block (automine)."""
         from eth_utils import ValidationError
 
         tx = self.chain.get_transaction_builder().decode(raw)

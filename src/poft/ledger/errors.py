@@ -23,6 +23,10 @@ class TransactionRejected(LedgerError):
     """The node refused a transaction before executing it (nonce, fee, balance, ...)."""
 
 
+class FeeTooLow(TransactionRejected):
+    """The node refused a transaction whose max fee is below the current base fee."""
+
+
 class TransactionTimeout(LedgerError):
     """No receipt arrived in time."""
 

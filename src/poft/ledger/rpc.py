@@ -14,7 +14,9 @@ from eth_utils import to_checksum_address
 
 from .accounts import ANVIL_DEV_KEY, Account
 from .backends import LedgerBackend, RawLog, TxReceipt, _topics_match
-from .errors import ContractRevert, NodeError, TransactionRejected, TransactionTimeout, decode_revert_data
+from .errors import (
+    ContractRevert, FeeTooLow, NodeError, TransactionRejected, TransactionTimeout, decode_revert_data,
+)
 
 PRIORITY_FEE = 10**9  # 1 gwei tip
 
@@ -140,13 +142,20 @@ class RpcBackend(LedgerBackend):
         return [log for log in logs if _topics_match(log.topics, topics)]
 
     # --- transactions -------------------------------------------------------------
-    def _submit(self, raw, tx_hash, sender, to, data, value, gas) -> TxReceipt:
+    def _broadcast(self, raw, tx_hash, sender, to, data, value, gas):
         try:
             self.rpc("eth_sendRawTransaction", "0x" + raw.hex())
         except NodeError as exc:
-            if "base fee" in str(exc).lower():
-                self._base_fee = None  # stale fee: the caller may retry with a fresh one
+            message = str(exc).lower()
+            if "base fee" in message or "underpriced" in message or "fee cap" in message:
+                raise FeeTooLow(f"transaction from {sender} rejected: {exc}") from None
             raise TransactionRejected(f"transaction from {sender} rejected: {exc}") from None
+        return lambda: self._receipt(tx_hash, sender, to, data, value, gas)
+
+    def _refresh_fees(self) -> None:
+        self._base_fee = None
+
+    def _receipt(self, tx_hash, sender, to, data, value, gas) -> TxReceipt:
         receipt = self._wait_receipt(tx_hash)
         if receipt["status"] == 0:
             receipt["revert_reason"] = self._replay_reason(to, data, sender, value, gas,
