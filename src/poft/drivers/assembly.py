@@ -116,7 +116,8 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
     return NetworkRuntime(name=net.name, backend=backend, deployment=deployment, anyone=anyone,
                           workers=workers, stakers=stakers, byzantine=byzantine, codec=codec,
                           store=store, test_set=test, eval_model=copy.deepcopy(model),
-                          timer=timer, spec=spec, genesis_uri=genesis.uri)
+                          timer=timer, spec=spec, genesis_uri=genesis.uri,
+                          import_policy=net.import_policy)
 
 
 def make_worker(config, plan, who: ParticipantPlan, client, store, codec, model, data,

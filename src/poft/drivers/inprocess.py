@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from poft.drivers.assembly import build_network
+from poft.drivers.crosschain import CrossChainExchange
 from poft.drivers.network import NetworkRuntime, RoundRecord
 from poft.experiment.config import ExperimentConfig
 from poft.experiment.population import plan_population
@@ -59,6 +60,8 @@ class InProcessDriver:
         model = initial_model(config, train)
         self.networks: list[NetworkRuntime] = [
             build_network(config, plan, train, test, model, self.store) for plan in plans]
+        self.exchange = CrossChainExchange(config, self.networks)
+        self.rounds_done = 0
 
     def __enter__(self):
         return self
@@ -68,7 +71,10 @@ class InProcessDriver:
             net.backend.close()
 
     def run_round(self) -> list[RoundRecord]:
-        return [net.run_round() for net in self.networks]
+        records = [net.run_round() for net in self.networks]
+        self.rounds_done += 1
+        self.exchange.after_round(self.rounds_done)
+        return records
 
     @property
     def timer(self) -> PhaseTimer:
@@ -106,7 +112,7 @@ class InProcessDriver:
         return {"store": str(self.store.root.relative_to(out)), "networks": networks}
 
     def crosschain_summary(self, total_s: float) -> dict:
-        return {"imports": 0, "rejected": 0, "overhead_fraction": 0.0, "breakdown_s": {}}
+        return self.exchange.summary(total_s)
 
     def gas_summary(self) -> dict:
         return {net.name: net.backend.gas_report.to_dict() for net in self.networks}

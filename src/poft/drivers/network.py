@@ -55,13 +55,14 @@ class Staker:
 class NetworkRuntime:
     def __init__(self, *, name: str, backend, deployment, anyone, workers: list[Worker],
                  stakers: dict[str, Staker], byzantine: set[str], codec: ModelCodec, store,
-                 test_set: ArrayDataset, eval_model, timer: PhaseTimer, spec, genesis_uri: str):
+                 test_set: ArrayDataset, eval_model, timer: PhaseTimer, spec, genesis_uri: str,
+                 import_policy: str = "candidate"):
         self.name, self.backend, self.deployment = name, backend, deployment
         self.anyone = anyone                  # a client any party could use (open, advance)
         self.workers, self.stakers, self.byzantine = workers, stakers, byzantine
         self.codec, self.store, self.timer = codec, store, timer
         self.test_set, self.eval_model = test_set, eval_model
-        self.spec, self.genesis_uri = spec, genesis_uri
+        self.spec, self.genesis_uri, self.import_policy = spec, genesis_uri, import_policy
         self.before_train = []                # hooks: e.g. the relayer adds imported candidates
 
     def run_round(self) -> RoundRecord:

@@ -79,6 +79,10 @@ class Validator:
             self.ledger.reject(round_id)
         return ok
 
+    def sign_final(self, round_id: int) -> None:
+        """Sign a final checkpoint for export to other networks (any staker may)."""
+        self.ledger.sign_checkpoint(round_id)
+
     def check_proposal(self, round_id: int) -> tuple[bool, str]:
         proposal = self.ledger.proposal(round_id)
         if proposal is None:

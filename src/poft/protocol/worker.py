@@ -42,6 +42,9 @@ class Worker:
         self.model, self.data, self.settings = model, data, settings
         self.generator = torch.Generator().manual_seed(seed)
         self.timer = timer
+        # (root, uri) of an imported cross-chain model to start the next round from
+        # (import policy `init`, PoFT's transfer learning); used once.
+        self.start_from: tuple[bytes, str] | None = None
 
     @property
     def address(self) -> str:
@@ -50,6 +53,14 @@ class Worker:
     def global_model(self) -> tuple[torch.Tensor, object]:
         head = self.ledger.global_model()
         return self.codec.fetch(self.store, head.root, head.uri, head.fingerprint), head
+
+    def start_model(self) -> torch.Tensor:
+        """Where local training starts: the global model, or a one-off imported model."""
+        if self.start_from is not None:
+            root, uri = self.start_from
+            self.start_from = None
+            return self.codec.fetch(self.store, root, uri, self.ledger.global_model().fingerprint)
+        return self.global_model()[0]
 
     def local_update(self, start: torch.Tensor) -> torch.Tensor:
         """The model after local training from `start`, as a flat vector."""
@@ -68,8 +79,7 @@ class Worker:
         return c.root
 
     def act(self, round_id: int) -> bytes:
-        start, _ = self.global_model()
-        return self.submit(round_id, self.local_update(start))
+        return self.submit(round_id, self.local_update(self.start_model()))
 
 
 class ByzantineWorker(Worker):
