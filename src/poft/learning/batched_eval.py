@@ -1,0 +1,174 @@
+"""Losses of many candidate models on one dataset, in one vectorised pass.
+
+A validator scores every candidate of a round (worker updates, imported
+cross-chain models) on its local data. The candidates share one architecture
+and differ only in their parameters, so instead of loading each into the model
+and running it alone, their parameters are stacked along a new leading
+dimension and the model runs once for all of them with
+``torch.func.vmap(torch.func.functional_call)``: for a CNN that turns n small
+convolutions into one wide (grouped) convolution per layer.
+
+A candidate with NaN/Inf parameters simply gets a non-finite loss; the others
+are unaffected (vmap keeps the candidates independent). Candidates are
+processed in chunks sized to a memory budget for the activations.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, vmap
+
+from .datasets import ArrayDataset
+from .params import check_compatible
+
+__all__ = ["batched_losses", "batched_accuracies", "batched_metrics", "stack_states"]
+
+State = Mapping[str, torch.Tensor]
+
+# Activations of one chunk (candidates x samples x floats per sample) stay under
+# this many float32 values (~256 MiB), which keeps a 2-core laptop from swapping.
+DEFAULT_MAX_ACTIVATIONS = 64 * 1024 * 1024
+
+
+def stack_states(states: Sequence[State] | Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Stack a list of state dicts into ``{name: Tensor(n, ...)}``, checked against ``model``.
+
+    An already stacked mapping (each value of shape ``(n, *param_shape)``) is
+    checked and returned as is.
+    """
+    template = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    if isinstance(states, Mapping):
+        return _check_stacked(states, template)
+    if len(states) == 0:
+        raise ValueError("batched evaluation needs at least one candidate state dict")
+    for i, state in enumerate(states):
+        check_compatible(state, model, what=f"candidate {i}")
+    return {key: torch.stack([state[key].detach() for state in states]) for key in template}
+
+
+def _check_stacked(stacked: Mapping[str, torch.Tensor], template: Mapping[str, torch.Tensor]) -> dict:
+    missing = sorted(set(template) - set(stacked))
+    extra = sorted(set(stacked) - set(template))
+    if missing or extra:
+        raise ValueError(
+            f"stacked candidates do not fit the model: missing keys {missing}, unexpected keys {extra}"
+        )
+    sizes = {key: t.shape[0] if t.dim() else None for key, t in stacked.items()}
+    if len(set(sizes.values())) != 1 or None in sizes.values():
+        raise ValueError(f"stacked tensors must share one leading candidate dimension, got {sizes}")
+    for key, want in template.items():
+        got = stacked[key]
+        if tuple(got.shape[1:]) != tuple(want.shape) or got.dtype != want.dtype:
+            raise ValueError(
+                f"stacked {key}: per-candidate shape {tuple(got.shape[1:])} {got.dtype}, "
+                f"expected {tuple(want.shape)} {want.dtype}"
+            )
+    return {key: stacked[key].detach() for key in template}
+
+
+def batched_metrics(
+    model: nn.Module,
+    states: Sequence[State] | Mapping[str, torch.Tensor],
+    dataset: ArrayDataset,
+    batch_size: int = 1000,
+    max_activations: int = DEFAULT_MAX_ACTIVATIONS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy and accuracy of each candidate: two float64 tensors of shape ``(n,)``."""
+    if len(dataset) == 0:
+        raise ValueError("cannot evaluate candidates on an empty dataset")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    stacked = stack_states(states, model)
+    n = next(iter(stacked.values())).shape[0]
+    losses, accuracies = [], []
+    was_training = model.training
+    model.eval()  # dropout off, batch norm on running stats: scoring, not training
+    try:
+        chunk = _candidates_per_chunk(model, dataset, batch_size, max_activations, n)
+        with torch.inference_mode():
+            for start in range(0, n, chunk):
+                part = {key: t[start : start + chunk] for key, t in stacked.items()}
+                chunk_loss, chunk_acc = _score_chunk(model, part, dataset, batch_size)
+                losses.append(chunk_loss)
+                accuracies.append(chunk_acc)
+    finally:
+        model.train(was_training)
+    return torch.cat(losses), torch.cat(accuracies)
+
+
+def batched_losses(
+    model: nn.Module,
+    states: Sequence[State] | Mapping[str, torch.Tensor],
+    dataset: ArrayDataset,
+    batch_size: int = 1000,
+    max_activations: int = DEFAULT_MAX_ACTIVATIONS,
+) -> torch.Tensor:
+    """Mean cross-entropy of each candidate on ``dataset``: float64 tensor ``(n,)``.
+
+    ``model`` supplies the architecture only (its own parameters are not used);
+    ``states`` is a list of its state dicts or a stacked ``{name: (n, ...)}`` mapping.
+    """
+    return batched_metrics(model, states, dataset, batch_size, max_activations)[0]
+
+
+def batched_accuracies(
+    model: nn.Module,
+    states: Sequence[State] | Mapping[str, torch.Tensor],
+    dataset: ArrayDataset,
+    batch_size: int = 1000,
+    max_activations: int = DEFAULT_MAX_ACTIVATIONS,
+) -> torch.Tensor:
+    """Accuracy of each candidate on ``dataset``: float64 tensor ``(n,)``."""
+    return batched_metrics(model, states, dataset, batch_size, max_activations)[1]
+
+
+def _score_chunk(model: nn.Module, stacked: dict, dataset: ArrayDataset, batch_size: int):
+    """Summed loss and correct count over the dataset for one chunk of candidates."""
+    def logits_of(params, x):
+        return functional_call(model, params, (x,))
+
+    # in_dims: parameters batched along dim 0, the data batch shared by all candidates
+    all_logits = vmap(logits_of, in_dims=(0, None))
+    n = next(iter(stacked.values())).shape[0]
+    loss_sum = torch.zeros(n, dtype=torch.float64)
+    correct = torch.zeros(n, dtype=torch.float64)
+    for start in range(0, len(dataset), batch_size):
+        x = dataset.x[start : start + batch_size]
+        y = dataset.y[start : start + batch_size]
+        logits = all_logits(stacked, x)  # (n, b, classes)
+        b = y.shape[0]
+        per_sample = F.cross_entropy(logits.reshape(n * b, -1), y.repeat(n), reduction="none")
+        loss_sum += per_sample.view(n, b).sum(dim=1, dtype=torch.float64)
+        correct += (logits.argmax(dim=2) == y).sum(dim=1)
+    return loss_sum / len(dataset), correct / len(dataset)
+
+
+def _candidates_per_chunk(model, dataset, batch_size, max_activations, n) -> int:
+    """How many candidates to run at once so activations stay under ``max_activations``."""
+    per_sample = _activations_per_sample(model, dataset.x[:1])
+    per_candidate = per_sample * min(batch_size, len(dataset))
+    return max(1, min(n, max_activations // max(per_candidate, 1)))
+
+
+def _activations_per_sample(model: nn.Module, sample: torch.Tensor) -> int:
+    """Floats produced by all leaf modules for one sample (a bound on live activations)."""
+    total = 0
+
+    def count(_module, _inputs, output):
+        nonlocal total
+        if isinstance(output, torch.Tensor):
+            total += output.numel()
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(count) for m in leaves]
+    try:
+        with torch.inference_mode():
+            model(sample)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return max(total, 1)
