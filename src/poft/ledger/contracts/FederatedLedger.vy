@@ -51,13 +51,13 @@ PHASE_FINAL: constant(uint8) = 5
 VOTE_ATTEST: constant(uint8) = 1
 VOTE_REJECT: constant(uint8) = 2
 
+# Storage keeps what settle() needs; fingerprint and uri live in the
+# UpdateSubmitted / ImportCandidate events (the fingerprint always equals the
+# global model's at submission).
 struct Candidate:
     owner: address
     root: bytes32
-    fingerprint: bytes32
-    uri: String[MAX_URI]
-    is_import: bool
-    import_id: uint256
+    import_id: uint256  # 0 = a worker update, else the bridge import it came from
 
 struct Proposal:
     miner: address
@@ -517,8 +517,7 @@ def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, ur
     assert fingerprint == self.global_fingerprint, "fingerprint does not match the global model"
     self.submitted[round][msg.sender] = True
     index: uint256 = self._add_candidate(
-        round, Candidate(owner=msg.sender, root=params_root, fingerprint=fingerprint, uri=uri,
-                         is_import=False, import_id=0)
+        round, Candidate(owner=msg.sender, root=params_root, import_id=0)
     )
     log UpdateSubmitted(
         round=round, worker=msg.sender, index=index, params_root=params_root,
@@ -544,8 +543,7 @@ def submit_import(round: uint256, import_id: uint256):
     root, uri = staticcall IModelBridge(self.bridge).imported_model(import_id)
     self.import_used[import_id] = True
     index: uint256 = self._add_candidate(
-        round, Candidate(owner=self.bridge, root=root, fingerprint=empty(bytes32), uri=uri,
-                         is_import=True, import_id=import_id)
+        round, Candidate(owner=self.bridge, root=root, import_id=import_id)
     )
     log ImportCandidate(round=round, import_id=import_id, index=index, model_root=root, uri=uri)
 
@@ -795,7 +793,7 @@ def attestations(round: uint256) -> (DynArray[address, MAX_VALIDATORS], DynArray
 @view
 @internal
 def _worker_due(round: uint256, index: uint256, weights: DynArray[uint256, MAX_CANDIDATES]) -> uint256:
-    if self.candidates_of[round][index].is_import:
+    if self.candidates_of[round][index].import_id != 0:
         return 0  # an import's share stays in the pool
     return self.reward_per_round * weights[index] // WEIGHT_SCALE
 
