@@ -108,8 +108,9 @@ class EmbeddedBackend(LedgerBackend):
         return self.chain.header.gas_limit
 
     def mine(self, n: int = 1) -> None:
-        self._evm.mine_blocks(n)
-        self.journal.append(("mine", n))
+        with self._lock:  # py-evm is not thread-safe: one chain mutation or read at a time
+            self._evm.mine_blocks(n)
+            self.journal.append(("mine", n))
 
     def save_journal(self, path) -> None:
         """Write the chain journal (seed, every transaction and mined block, head hash)."""
@@ -165,9 +166,10 @@ class EmbeddedBackend(LedgerBackend):
             "to": to_canonical_address(to) if to else b"",
             "data": data, "value": value, "gas": gas,
         }
-        unsigned = self._evm._get_normalized_and_unsigned_evm_transaction(request, block)
-        tx = SpoofTransaction(unsigned, from_=request["from"])
-        return _execute_and_revert_transaction(self.chain, tx, block), gas
+        with self._lock:
+            unsigned = self._evm._get_normalized_and_unsigned_evm_transaction(request, block)
+            tx = SpoofTransaction(unsigned, from_=request["from"])
+            return _execute_and_revert_transaction(self.chain, tx, block), gas
 
     def call(self, to, data, sender=None, value=0, block="latest") -> bytes:
         computation, _ = self._execute(to, data, sender, value, block)
