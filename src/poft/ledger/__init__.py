@@ -13,7 +13,9 @@ from .client import LedgerClient
 from .contract import TxResult
 from .deploy import deploy_network
 from .eip712 import Domain
-from .errors import AnvilNotFound, ContractRevert, LedgerError, NodeError, TransactionRejected
+from .errors import (
+    AnvilNotFound, ContractRevert, FeeTooLow, LedgerError, NodeError, TransactionRejected, TransactionTimeout,
+)
 from .fixed import LOSS_NONFINITE, LOSS_SCALE, WEIGHT_SCALE, losses_to_fixed, weights_hash, weights_to_fixed
 from .gas import GasReport
 from .relay import relay_checkpoint, trust_network
@@ -24,10 +26,10 @@ from .types import (
 
 __all__ = [
     "Account", "AnvilNode", "AnvilNotFound", "BridgeClient", "Candidate", "Checkpoint", "Committee",
-    "ContractRevert", "Deployment", "Domain", "EmbeddedBackend", "GasReport", "GlobalModel",
+    "ContractRevert", "Deployment", "FeeTooLow", "Domain", "EmbeddedBackend", "GasReport", "GlobalModel",
     "ImportRecord", "LOSS_NONFINITE", "LOSS_SCALE", "LedgerBackend", "LedgerClient", "LedgerError",
     "NetworkParams", "NodeError", "Phase", "Proposal", "RemoteNetwork", "RoundState", "RpcBackend",
-    "Signature", "TransactionRejected", "TxResult", "WEIGHT_SCALE", "deploy_network", "derive_accounts",
+    "Signature", "TransactionRejected", "TransactionTimeout", "TxResult", "WEIGHT_SCALE", "deploy_network", "derive_accounts",
     "find_anvil", "losses_to_fixed", "relay_checkpoint", "trust_network", "weights_hash",
     "weights_to_fixed",
 ]
