@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: runs/<experiment name>)")
     run.add_argument("--seed", type=int, help="override [experiment].seed")
     run.add_argument("--rounds", type=int, help="override [experiment].rounds")
+    run.add_argument("--no-crosschain", action="store_true",
+                     help="run the same networks isolated (no cross-chain exchange)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     verify = sub.add_parser("verify", help="check a model's lineage on chain",
@@ -73,7 +75,8 @@ def cmd_run(args) -> int:
     from poft.experiment.config import load_config
     from poft.experiment.run import run_experiment
 
-    config = load_config(args.config).with_overrides(seed=args.seed, rounds=args.rounds)
+    config = load_config(args.config).with_overrides(seed=args.seed, rounds=args.rounds,
+                                                     crosschain=not args.no_crosschain)
     out = Path(args.out or Path("runs") / config.experiment.name)
     summary = run_experiment(config, out, progress=not args.no_progress)
     print(format_summary(summary, out))

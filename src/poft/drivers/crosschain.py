@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from poft.experiment.config import ExperimentConfig
 from poft.ledger import BridgeClient, LedgerClient, LedgerError, trust_network
 from poft.protocol.relayer import ImportedModel, Relayer
+from poft.store import StoreError
 from poft.protocol.timing import PhaseTimer
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class CrossChainExchange:
             try:
                 link.pending.append(link.relayer.relay(round_id))
                 self.imports += 1
-            except LedgerError as exc:
+            except (LedgerError, StoreError, ValueError) as exc:  # ValueError: CommitmentError
                 self.rejected += 1
                 log.warning("import %s -> %s round %d refused: %s", link.source.name,
                             link.target.name, round_id, exc)

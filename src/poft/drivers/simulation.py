@@ -48,13 +48,16 @@ Rule context the on-chain config must otherwise spell out (see
   majority this median is such a scale, and a fixed default (the rule's 10.0)
   would clip nothing on small models.
 
-Seeds: the data (the dataset's own train/test split, subsamples) is fixed;
-`experiment.seed` sets the population plan, the initial model, every worker's
-batch order and the committees, so the same config gives the same numbers.
+Seeds: as in `poft run` (`drivers.inprocess`, `drivers.assembly`), the
+experiment seed sets the data subsamples, the population plan, the initial
+model, every participant's RNG (batch order, poisoning, noise) — so workers
+train on the same data from the same model with the same batches as on chain —
+and here also the committees, so the same config gives the same numbers.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -75,7 +78,6 @@ from poft.learning.training import evaluate, local_train
 from poft.protocol.aggregate import AggregationSpec, RoundInputs, aggregate_round
 from poft.protocol.timing import PhaseTimer
 
-DATA_SEED = 0                 # the data split and subsamples do not vary with the seed
 TRIGGER_KEYS = ("size", "value", "corner", "image_shape")
 F_RULES = {"krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
            "trimmed_mean": lambda n: (n - 1) // 2, "bulyan": lambda n: (n - 3) // 4}
@@ -148,43 +150,40 @@ class ExperimentData:
 
 
 def load_experiment_data(config: ExperimentConfig) -> ExperimentData:
-    """The training and test sets of `config.data`, subsampled as configured."""
-    d = config.data
-    return ExperimentData(
-        train=_subsample(load_dataset(d.dataset, "train", **_loader_options(config, "train")),
-                         d.train_samples),
-        test=_subsample(load_dataset(d.dataset, "test", **_loader_options(config, "test")),
-                        d.test_samples))
+    """The (subsampled) training and test sets, exactly as `poft run` loads them
+    (`drivers.inprocess.load_data`, mirrored here so that this driver needs no
+    ledger): digits' split and the convex data are drawn from the seed, and the
+    subsamples by one torch generator seeded with it, training set first."""
+    d, seed = config.data, config.experiment.seed
+    options = {"data_dir": d.data_dir} if d.data_dir else {}
+    if d.dataset != "fashion_mnist":
+        options = {"seed": seed}
+    train = load_dataset(d.dataset, "train", **options)
+    test = load_dataset(d.dataset, "test", **options)
+    generator = torch.Generator().manual_seed(seed)
+    return ExperimentData(train=_subsample(train, d.train_samples, generator),
+                          test=_subsample(test, d.test_samples, generator))
 
 
-def _loader_options(config: ExperimentConfig, split: str) -> dict:
-    d = config.data
-    if d.dataset == "fashion_mnist":
-        return {"data_dir": d.data_dir}
-    if d.dataset == "convex":   # generated: draw exactly the samples asked for
-        return {"seed": DATA_SEED,
-                "num_samples": d.train_samples if split == "train" else d.test_samples}
-    return {"seed": DATA_SEED}
-
-
-def _subsample(data: ArrayDataset, limit: int | None) -> ArrayDataset:
-    if limit is None or limit >= len(data):
+def _subsample(data: ArrayDataset, size: int | None, generator: torch.Generator
+               ) -> ArrayDataset:
+    if size is None or size >= len(data):
         return data
-    chosen = np.random.default_rng(DATA_SEED).permutation(len(data))[:limit]
-    return data.subset(np.sort(chosen))
+    return data.subset(torch.randperm(len(data), generator=generator)[:size].sort().values)
 
 
-def initial_model(config: ExperimentConfig, network_index: int, data: ArrayDataset
-                  ) -> torch.nn.Module:
-    """The network's genesis model, from the seed (torch's global RNG is left as it was)."""
+def initial_model(config: ExperimentConfig, data: ArrayDataset) -> torch.nn.Module:
+    """The genesis model of every network, as `drivers.inprocess.initial_model`
+    builds it (torch seeded with the experiment seed), but leaving torch's global
+    RNG as it was."""
     options = {"hidden": config.model.hidden} if config.model.name == "mlp" else {}
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.experiment.seed * 1_000_003 + network_index)
+        torch.manual_seed(config.experiment.seed)
         return build_model(config.model.name, data.input_shape, data.num_classes, **options)
 
 
 def participant_seed(config: ExperimentConfig, plan: NetworkPlan, who: ParticipantPlan) -> int:
-    """Each participant's RNG seed; the formula of `drivers.network.participant_seed`,
+    """Each participant's RNG seed; the formula of `drivers.assembly.participant_seed`,
     so both drivers draw the same batch orders."""
     kind = 0 if who.kind == "worker" else 1
     return (config.experiment.seed * 1_000_003 + plan.network_index * 10_007
@@ -219,11 +218,11 @@ class SimNetwork:
     """One network's participants and global model, stepped one round at a time."""
 
     def __init__(self, config: ExperimentConfig, plan: NetworkPlan, data: ExperimentData,
-                 rule: str, timer: PhaseTimer):
+                 genesis: torch.nn.Module, rule: str, timer: PhaseTimer):
         self.config, self.plan, self.timer, self.rule = config, plan, timer, rule
         self.net = plan.config
         self.test = data.test
-        self.model = initial_model(config, plan.network_index, data.train)
+        self.model = copy.deepcopy(genesis)
         self.template = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.global_vec = flatten(self.template)
         self.previous_delta: torch.Tensor | None = None
@@ -241,32 +240,31 @@ class SimNetwork:
     # -- setup
 
     def _participant(self, who: ParticipantPlan, train: ArrayDataset) -> SimParticipant:
-        generator = torch.Generator().manual_seed(participant_seed(self.config, self.plan, who))
+        seed = participant_seed(self.config, self.plan, who)
         data = train.subset(who.data_indices)
         if who.byzantine and self.net.attack in DATA_ATTACKS:
-            data = self._poison(data, generator)
-        return SimParticipant(who, data, generator)
+            data = self._poison(data, seed)
+        return SimParticipant(who, data, torch.Generator().manual_seed(seed))
 
-    def _poison(self, data: ArrayDataset, generator: torch.Generator) -> ArrayDataset:
-        if self.net.attack == "label_flip":
-            return DATA_ATTACKS["label_flip"](data)
-        params = {k: v for k, v in self.attack_params.items() if k not in TRIGGER_KEYS}
-        params.setdefault("target", 0)
-        params.setdefault("generator", generator)
-        return DATA_ATTACKS["backdoor"](data, **params, **self.trigger)
+    def _poison(self, data: ArrayDataset, seed: int) -> ArrayDataset:
+        """The worker's data under a data attack, as `drivers.assembly.poisoned`
+        makes it (the backdoor draws its samples from a generator of its own)."""
+        params = dict(self.attack_params)
+        if self.net.attack == "backdoor":
+            params.setdefault("target", 0)
+            params.setdefault("generator", torch.Generator().manual_seed(seed))
+        return DATA_ATTACKS[self.net.attack](data, **params)
 
     def _trigger_params(self, train: ArrayDataset) -> dict:
-        """The backdoor's trigger; its intensity defaults to the data's maximum
-        (the images are standardised, so 1.0 would not be a saturated patch)."""
+        """The backdoor's trigger (size, value, corner, ...), to measure its success
+        with the trigger the attackers trained on."""
         if self.net.attack != "backdoor":
             return {}
         if len(train.input_shape) < 2:
             raise ValueError(f"network {self.net.name!r}: the backdoor attack stamps a trigger "
                              f"on images; dataset {self.config.data.dataset!r} has flat "
                              f"features {train.input_shape}")
-        trigger = {k: v for k, v in self.attack_params.items() if k in TRIGGER_KEYS}
-        trigger.setdefault("value", float(train.x.max()))
-        return trigger
+        return {k: v for k, v in self.attack_params.items() if k in TRIGGER_KEYS}
 
     @property
     def update_attack(self) -> str | None:
@@ -406,8 +404,9 @@ def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | No
     with timer.phase("total"):
         data = load_experiment_data(config)
         plans = plan_population(config, data.train.y.numpy())
-        networks = [SimNetwork(config, plan, data, rule or config.rule_of(plan.config), timer)
-                    for plan in plans]
+        genesis = initial_model(config, data.train)
+        networks = [SimNetwork(config, plan, data, genesis, rule or config.rule_of(plan.config),
+                               timer) for plan in plans]
         rounds = config.experiment.rounds
         with tqdm(total=rounds * len(networks), disable=not progress, unit="round",
                   desc=config.experiment.name, dynamic_ncols=True) as bar:

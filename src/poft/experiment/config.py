@@ -188,13 +188,16 @@ class ExperimentConfig:
     def rule_of(self, network: NetworkSection) -> str:
         return network.rule or self.aggregation.rule
 
-    def with_overrides(self, *, seed: int | None = None, rounds: int | None = None
-                       ) -> "ExperimentConfig":
+    def with_overrides(self, *, seed: int | None = None, rounds: int | None = None,
+                       crosschain: bool = True) -> "ExperimentConfig":
+        """The config with the command line's overrides (`crosschain=False` isolates)."""
         experiment = dataclasses.replace(
             self.experiment,
             seed=self.experiment.seed if seed is None else seed,
             rounds=self.experiment.rounds if rounds is None else rounds)
-        return dataclasses.replace(self, experiment=experiment)
+        exchange = self.crosschain if crosschain else dataclasses.replace(
+            self.crosschain, enabled=False)
+        return dataclasses.replace(self, experiment=experiment, crosschain=exchange)
 
 
 def parse_config(table: dict[str, Any]) -> ExperimentConfig:

@@ -165,7 +165,7 @@ def run_convex(config_path: str | Path, out_dir: str | Path, *, progress: bool =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train = load_experiment_data(base).train
-    model = initial_model(base, 0, train)
+    model = initial_model(base, train)
     objective = HonestObjective(model, honest_data(base, train), base.training.weight_decay)
     start = flatten(model.state_dict())
     theta_star, grad_norm = objective.minimize(start)

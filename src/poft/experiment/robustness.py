@@ -266,15 +266,17 @@ def seed_means(rows: list[dict], column: str = "final_accuracy") -> dict[tuple, 
 
 def summarize(rows: list[dict]) -> list[dict]:
     """Per aggregator, overall (fraction = partition = "all") and per (fraction,
-    partition): clean accuracy, mean and worst case over the attacked cells."""
+    partition): clean accuracy (of the same partition), mean and worst case over
+    the attacked cells."""
     acc = seed_means(rows)
     aggregators = list(dict.fromkeys(k[0] for k in acc))
     scopes = [("all", "all")] + sorted({(k[2], k[3]) for k in acc if k[1] != "none"},
                                        key=lambda s: (float(s[0]), s[1]))
     summary = []
     for aggregator in aggregators:
-        clean = [v for k, v in acc.items() if k[0] == aggregator and k[1] == "none"]
         for fraction, partition in scopes:
+            clean = [v for k, v in acc.items() if k[0] == aggregator and k[1] == "none"
+                     and partition in ("all", k[3])]
             attacked = {k: v for k, v in acc.items() if k[0] == aggregator and k[1] != "none"
                         and fraction in ("all", k[2]) and partition in ("all", k[3])}
             worst = min(attacked, key=attacked.get) if attacked else None
@@ -305,8 +307,8 @@ def summary_markdown(summary: list[dict], rows: list[dict]) -> str:
     scopes = list(dict.fromkeys((s["byzantine_fraction"], s["partition"]) for s in summary
                                 if s["byzantine_fraction"] != "all"))
     if scopes:
-        lines += ["", "Worst case over attacks (mean over attacks), by Byzantine fraction "
-                      "and partition:", "",
+        lines += ["", "Worst case over attacks (mean over attacks) [clean accuracy of the "
+                      "partition], by Byzantine fraction and partition:", "",
                   "| aggregator | " + " | ".join(f"{f} {p}" for f, p in scopes) + " |",
                   "|---|" + "---|" * len(scopes)]
         by_scope = {(s["aggregator"], s["byzantine_fraction"], s["partition"]): s
@@ -314,17 +316,23 @@ def summary_markdown(summary: list[dict], rows: list[dict]) -> str:
         for s in overall:
             cells = [by_scope.get((s["aggregator"], f, p)) for f, p in scopes]
             lines.append(f"| {s['aggregator']} | " + " | ".join(
-                f"{c['worst_accuracy']} ({c['mean_accuracy']})" if c and c["cells"] else "-"
+                f"{c['worst_accuracy']} ({c['mean_accuracy']}) [{c['clean_accuracy'] or '-'}]"
+                if c and c["cells"] else "-"
                 for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")   # files only; never needs a display
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def plot_heatmap(rows: list[dict], path: Path) -> None:
     """Aggregator x attack at the largest fraction (clean column at 0), mean over
     seeds and partitions."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     largest = max(float(r["byzantine_fraction"]) for r in rows)
     aggregators = list(dict.fromkeys(r["aggregator"] for r in rows))
@@ -355,9 +363,7 @@ def plot_heatmap(rows: list[dict], path: Path) -> None:
 def plot_accuracy_by_round(rows: list[dict], path: Path) -> None:
     """One panel per attack (at the largest fraction; clean at 0), one line per
     aggregator: test accuracy by round, mean over seeds and partitions."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     largest = max(float(r["byzantine_fraction"]) for r in rows)
     attacks = list(dict.fromkeys(r["attack"] for r in rows))
@@ -430,8 +436,7 @@ def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bo
     wanted = {c.key for c in cells}
     rows = [r for r in read_rows(csv_path) if row_key(r) in wanted]
     table = write_reports(rows, out)
-    if progress:
-        print(table)
+    print(table)
     return rows
 
 

@@ -27,7 +27,7 @@ from poft.ledger.eip712 import checkpoint_digest, recover
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache, collect_round_inputs
-from poft.store import open_store, parse_location
+from poft.store import StoreError, open_store, parse_location
 
 
 class VerificationFailed(Exception):
@@ -70,7 +70,7 @@ class LineageVerifier:
             self.result.say(f"model {model_file}: root 0x{root.hex()}")
             name, round_id = self.find_finalizing_round(root)
             self.verify_round(name, round_id, depth=0)
-        except (VerificationFailed, CommitmentError, OSError) as exc:
+        except (VerificationFailed, CommitmentError, StoreError, OSError) as exc:
             self.result.ok, self.result.reason = False, str(exc)
         return self.result
 
