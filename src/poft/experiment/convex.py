@@ -190,8 +190,7 @@ def run_convex(config_path: str | Path, out_dir: str | Path, *, progress: bool =
     plot_gaps(results, study.target_gap, base, out / "convex_gap.png")
     text = convex_markdown(summary, base)
     (out / "convex.md").write_text(text)
-    if progress:
-        print(text)
+    print(text)
     return summary
 
 
@@ -216,7 +215,7 @@ def plot_gaps(results: dict, target: float, base: ExperimentConfig, path: Path) 
     import matplotlib.pyplot as plt
 
     net = base.networks[0]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(7.6, 4.2))
     for rule, result in results.items():
         # A gap can reach 0 or dip below it by float rounding; the log axis needs > 0.
         gaps = [max(g, 1e-12) for g in result["gaps"]]
@@ -229,7 +228,7 @@ def plot_gaps(results: dict, target: float, base: ExperimentConfig, path: Path) 
     ax.set_title(f"logistic regression, {net.byzantine_workers}/{net.workers} Byzantine "
                  f"({net.attack})")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the lines
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
