@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -77,6 +78,8 @@ from poft.learning.params import flatten, unflatten
 from poft.learning.training import evaluate, local_train
 from poft.protocol.aggregate import AggregationSpec, RoundInputs, aggregate_round
 from poft.protocol.timing import PhaseTimer
+
+log = logging.getLogger(__name__)
 
 TRIGGER_KEYS = ("size", "value", "corner", "image_shape")
 F_RULES = {"krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
@@ -400,6 +403,8 @@ def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | No
     """
     if config.experiment.threads > 0:
         torch.set_num_threads(config.experiment.threads)
+    if config.crosschain.enabled:
+        log.warning("simulate: [crosschain] is ignored; each network trains on its own")
     timer = PhaseTimer()
     with timer.phase("total"):
         data = load_experiment_data(config)

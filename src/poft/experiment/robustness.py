@@ -26,9 +26,11 @@ interrupted grid resumes where it stopped: cells already in the CSV are skipped.
 Outputs in DIR: ``robustness.csv``, ``summary.md`` / ``summary.csv`` (per
 aggregator: clean accuracy, mean and worst-case accuracy over attacks, overall
 and per (byzantine_fraction, partition); seeds are averaged first),
-``heatmap.png`` (aggregator x attack at the largest fraction) and
-``accuracy_by_round.png`` (per attack at the largest fraction), and ``base.toml`` (the resolved base config; a
-resumed run refuses to mix cells of a different base).
+``heatmap.png`` (aggregator x attack at the largest fraction),
+``accuracy_by_round.png`` (per attack at the largest fraction), and
+``base.toml`` (the resolved base config: a resumed run refuses to mix cells of
+a different base). ``--jobs N`` runs N cells side by side, each in its own
+process with one torch thread.
 """
 
 from __future__ import annotations
