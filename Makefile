@@ -47,7 +47,7 @@ anvil: $(ANVIL)
 
 $(ANVIL): package.json package-lock.json
 	@if command -v npm >/dev/null; then \
-	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	  npm install --no-audit --no-fund --no-save --loglevel=error && touch $@; \
 	else \
 	  echo "anvil: npm not found; the JSON-RPC (anvil) tests will be skipped."; \
 	fi

@@ -116,41 +116,58 @@ def test_verify_fails_on_altered_chain_journal(attacked_run, tmp_path, capsys):
 
 
 def test_malicious_miner_is_slashed_and_backup_finalizes(tmp_path):
-    # 3 stakers for 1 validator + 2 miners: staker 0 (the malicious one) is always on the
-    # committee; the seed makes it the first miner in round 1.
-    config = tiny(stakers=3, validators=1, miners=2, malicious_miner=True)
+    config = tiny(stakers=3, validators=1, miners=2)
     with InProcessDriver(config, tmp_path) as driver:
         net = driver.networks[0]
-        records = [driver.run_round()[0] for _ in range(2)]
-        slashed = net.anyone.events("MinerSlashed")
-        assert slashed, "the malicious miner was never first in line; change the seed"
-        for event in slashed:
-            rec = records[event["round"] - 1]
-            assert rec.finalized
-            assert len(rec.miners_tried) == 2 and rec.miners_tried[0] == event["miner"]
-            assert net.anyone.stake(event["miner"]) < 32 * 10**18
+
+        def first_miner_cheats(network, round_id):
+            miners = network.anyone.committee(round_id).miners
+            for address, staker in network.stakers.items():
+                staker.miner.malicious = address == miners[0]
+
+        net.before_train.append(first_miner_cheats)
+        finals_before = []
+        for _ in range(2):
+            record = driver.run_round()[0]
+            cheat = net.anyone.committee(record.round).miners[0]
+            slashed = net.anyone.events("MinerSlashed", round=record.round)
+            assert [e["miner"] for e in slashed] == [cheat]
+            assert record.finalized and record.miners_tried == [cheat, record.miners_tried[1]]
+            assert net.anyone.checkpoint(record.round).miner == record.miners_tried[1]
+            assert net.anyone.stake(cheat) < 32 * 10**18
+            for r, root in finals_before:               # nothing final changed
+                assert net.anyone.checkpoint(r).model_root == root
+            finals_before.append((record.round, net.anyone.checkpoint(record.round).model_root))
         assert net.anyone.balance_conserved()
         assert net.anyone.phase() == Phase.IDLE
 
 
 def test_minority_of_lying_validators_does_not_change_the_model(tmp_path):
-    """With the honest validators scoring on the same data, the median ignores one liar."""
+    """With the honest validators scoring on the same data, the median ignores one liar
+    (1 of 3 equal stakes: below 1/3 of the committee's stake)."""
     roots = {}
-    for lying in (0, 1):
-        config = tiny(stakers=4, validators=3, miners=1, lying_validators=lying)
+    for lying in (False, True):
+        config = tiny(stakers=4, validators=3, miners=1)
         with InProcessDriver(config, tmp_path / f"lying-{lying}") as driver:
             net = driver.networks[0]
             shared = next(iter(net.stakers.values())).validator.data
             for staker in net.stakers.values():
                 staker.validator.data = shared
+
+            def one_validator_lies(network, round_id):
+                liar = network.anyone.committee(round_id).validators[0]
+                for address, staker in network.stakers.items():
+                    staker.validator.lying = lying and address == liar
+
+            net.before_train.append(one_validator_lies)
             records = [driver.run_round()[0] for _ in range(2)]
             assert all(r.finalized for r in records)
             roots[lying] = records[-1].model_root
-            if lying:
-                liars = [a for a, s in net.stakers.items() if s.validator.lying]
-                reported = {e["validator"] for e in net.anyone.events("LossesReported")}
-                assert set(liars) & reported, "the liar never reported; change the seed"
-    assert roots[0] == roots[1]
+            reports = net.anyone.reports(records[-1].round)
+            assert len(reports) == 3
+            distinct = {tuple(losses) for losses in reports.values()}
+            assert len(distinct) == (2 if lying else 1)   # the liar's report differs
+    assert roots[False] == roots[True]
 
 
 def test_nan_and_substituted_updates_get_zero_weight(tmp_path):

@@ -1,0 +1,59 @@
+"""Ledger overhead: `poft run` (full protocol on the embedded EVM) vs the same
+federated training with no ledger (`poft.drivers.simulation.simulate`: same data,
+model, local training, validator scoring and aggregation), measured in one run.
+
+    python bench/overhead.py [CONFIG] [--rounds N]
+
+Prints both wall times, the ratio (goal <= 1.05x) and where the protocol run's
+time goes, phase by phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from poft.drivers.simulation import simulate
+from poft.experiment.config import load_config
+from poft.experiment.run import run_experiment
+
+GOAL = 1.05
+
+
+def measure(config_path: str, rounds: int | None) -> dict:
+    config = load_config(config_path).with_overrides(rounds=rounds)
+    start = time.perf_counter()
+    plain = simulate(config)
+    plain_s = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        summary = run_experiment(config, Path(out), progress=False)
+        ledger_s = time.perf_counter() - start
+    name = config.networks[0].name
+    return {"plain_s": plain_s, "protocol_s": ledger_s, "ratio": ledger_s / plain_s,
+            "plain_accuracy": plain.network(name).final_accuracy,
+            "protocol_accuracy": summary["networks"][name]["final_accuracy"],
+            "phases_s": summary["timing"]["phases_s"]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", nargs="?", default="examples/quickstart.toml")
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args(argv)
+    r = measure(args.config, args.rounds)
+    print(f"no ledger      {r['plain_s']:8.1f} s   final accuracy {r['plain_accuracy']:.4f}")
+    print(f"full protocol  {r['protocol_s']:8.1f} s   final accuracy {r['protocol_accuracy']:.4f}")
+    verdict = "holds" if r["ratio"] <= GOAL else "does not hold"
+    print(f"ratio          {r['ratio']:8.3f} x  (goal <= {GOAL}: {verdict})")
+    print("protocol time by phase:")
+    for phase, seconds in sorted(r["phases_s"].items(), key=lambda kv: -kv[1]):
+        print(f"  {phase:<10} {seconds:8.2f} s  {seconds / r['protocol_s']:6.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
