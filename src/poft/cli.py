@@ -2,6 +2,7 @@
 
     poft run CONFIG.toml [--out DIR] [--seed N] [--rounds N]
     poft verify MODEL --deployment FILE [--recompute]
+    poft bench robustness CONFIG --out DIR     poft bench convex CONFIG --out DIR
 
 Each subcommand's `--help` explains its arguments. Errors in configs and inputs
 print one clear line (what was wrong and how to fix it) and exit with status 2;
@@ -20,6 +21,8 @@ EXAMPLES = """examples:
   poft run examples/quickstart.toml --seed 3 --rounds 5 --out runs/q3
   poft verify runs/quickstart/models/alpha/round-8.safetensors \\
        --deployment runs/quickstart/deployment.json --recompute
+  poft bench robustness examples/robustness-small.toml --out runs/robustness-small
+  poft bench convex examples/convex.toml --out runs/convex
 """
 
 
@@ -53,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="deployment.json of the run (contract addresses, chains)")
     verify.add_argument("--recompute", action="store_true",
                         help="re-execute each round's aggregation from the stored blobs")
+    bench = sub.add_parser("bench", help="benchmarks: robustness grid, convex convergence",
+                           description="Run a benchmark study; each writes CSV, tables and "
+                                       "plots into --out.")
+    bench.add_argument("study", choices=["robustness", "convex"],
+                       help="robustness: aggregator x attack x Byzantine fraction x partition "
+                            "grid (resumable); convex: optimality gap by round per rule")
+    bench.add_argument("rest", nargs=argparse.REMAINDER,
+                       help="CONFIG [--out DIR] [...]; see `poft bench STUDY --help`")
     return parser
 
 
@@ -65,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "bench":
+            return cmd_bench(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"poft {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -93,6 +106,14 @@ def format_summary(summary: dict, out: Path) -> str:
                  f"{t['ledger_s']:.1f} s ledger, {t['crosschain_s']:.2f} s cross-chain")
     lines.append(f"report: {out / 'report.html'}")
     return "\n".join(lines)
+
+
+def cmd_bench(args) -> int:
+    if args.study == "robustness":
+        from poft.experiment.robustness import main as study
+    else:
+        from poft.experiment.convex import main as study
+    return study(args.rest)
 
 
 def cmd_verify(args) -> int:

@@ -15,8 +15,17 @@ def net(**overrides):
 
 
 def test_examples_load():
+    from poft.experiment.convex import load_convex_config
+    from poft.experiment.robustness import load_robustness_config
+
     for path in sorted(EXAMPLES.glob("*.toml")):
-        config = load_config(path)
+        text = path.read_text()
+        if "[grid]" in text:
+            config, _ = load_robustness_config(path)
+        elif "[convex]" in text:
+            config, _ = load_convex_config(path)
+        else:
+            config = load_config(path)
         assert config.networks, path
 
 

@@ -9,9 +9,14 @@ import is used by the target's policy:
 * `candidate` (default): one more candidate, scored by the target's validators
   and weighted by softmax like any worker update;
 * `init`: the same, and the target's workers also start their local training
-  from it (PoFT's transfer learning). Under label skew this is what carries
-  knowledge across: validators holding other classes give a foreign model
-  little softmax weight, but workers fine-tuning it keep much of what it knows.
+  from it (PoFT's transfer learning);
+* `merge`: the same, but the workers start from the midpoint of the target's
+  global model and the import (a cross-network FedAvg step).
+
+Under label skew, validators holding other classes give a foreign model little
+softmax weight, so `candidate` alone carries little across; `init` and `merge`
+carry it through the workers' starting point, `merge` without forgetting what
+the target already knew.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from poft.protocol.timing import PhaseTimer
 log = logging.getLogger(__name__)
 
 PARTS = ("sign", "relay", "verify", "fetch")
+# Where the target's workers start after an import: (1 - mix) * global + mix * imported.
+IMPORT_MIX = {"init": 1.0, "merge": 0.5}
 
 
 @dataclass
@@ -96,9 +103,10 @@ class CrossChainExchange:
             for imported in link.pending:
                 # Always a candidate, so the round's on-chain record names the import.
                 link.relayer.nominate(round_id, imported)
-                if net.import_policy == "init":
+                mix = IMPORT_MIX.get(net.import_policy)
+                if mix is not None:
                     for worker in net.workers:
-                        worker.start_from = (imported.root, imported.uri)
+                        worker.start_from = (imported.root, imported.uri, mix)
             link.pending.clear()
 
     def summary(self, total_s: float) -> dict:

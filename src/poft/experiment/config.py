@@ -41,7 +41,7 @@ AttackName = Literal["none", "label_flip", "sign_flip", "gaussian", "scaling", "
 PartitionName = Literal["iid", "dirichlet", "label_skew"]
 WorkerPartition = Literal["iid", "dirichlet"]
 Backend = Literal["embedded", "anvil"]
-ImportPolicy = Literal["candidate", "init"]
+ImportPolicy = Literal["candidate", "init", "merge"]
 
 
 @dataclass

@@ -42,9 +42,10 @@ class Worker:
         self.model, self.data, self.settings = model, data, settings
         self.generator = torch.Generator().manual_seed(seed)
         self.timer = timer
-        # (root, uri) of an imported cross-chain model to start the next round from
-        # (import policy `init`, PoFT's transfer learning); used once.
-        self.start_from: tuple[bytes, str] | None = None
+        # (root, uri, mix) of an imported cross-chain model: the next round starts from
+        # (1 - mix) * global + mix * imported (import policies `init`: mix = 1, PoFT's
+        # transfer learning; `merge`: mix = 1/2); used once.
+        self.start_from: tuple[bytes, str, float] | None = None
 
     @property
     def address(self) -> str:
@@ -55,12 +56,14 @@ class Worker:
         return self.codec.fetch(self.store, head.root, head.uri, head.fingerprint), head
 
     def start_model(self) -> torch.Tensor:
-        """Where local training starts: the global model, or a one-off imported model."""
+        """Where local training starts: the global model, possibly blended with an import."""
+        start, head = self.global_model()
         if self.start_from is not None:
-            root, uri = self.start_from
+            root, uri, mix = self.start_from
             self.start_from = None
-            return self.codec.fetch(self.store, root, uri, self.ledger.global_model().fingerprint)
-        return self.global_model()[0]
+            imported = self.codec.fetch(self.store, root, uri, head.fingerprint)
+            start = torch.lerp(start, imported, mix)
+        return start
 
     def local_update(self, start: torch.Tensor) -> torch.Tensor:
         """The model after local training from `start`, as a flat vector."""
