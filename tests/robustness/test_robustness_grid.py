@@ -7,7 +7,8 @@ import pytest
 
 from poft.experiment import robustness
 from poft.experiment.config import ConfigError
-from poft.experiment.robustness import load_robustness_config, run_robustness, summarize
+from poft.experiment.robustness import load_robustness_config, run_robustness
+from poft.experiment.robustness_report import summarize
 
 BASE = """
 [experiment]

@@ -14,6 +14,7 @@ import torch
 
 from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS
 from poft.drivers.network import NetworkRuntime, Staker
+from poft.drivers.setup import participant_seed, poisoned
 from poft.experiment.config import ExperimentConfig, NetworkSection
 from poft.experiment.population import NetworkPlan, ParticipantPlan
 from poft.learning.datasets import ArrayDataset
@@ -52,12 +53,6 @@ def training_settings(config: ExperimentConfig) -> TrainingSettings:
                             momentum=t.momentum, weight_decay=t.weight_decay)
 
 
-def participant_seed(config: ExperimentConfig, plan: NetworkPlan, who: ParticipantPlan) -> int:
-    kind = 0 if who.kind == "worker" else 1
-    return (config.experiment.seed * 1_000_003 + plan.network_index * 10_007
-            + kind * 1009 + who.index)
-
-
 def network_params(config: ExperimentConfig, net: NetworkSection, genesis) -> NetworkParams:
     led = config.ledger
     return NetworkParams(
@@ -68,15 +63,6 @@ def network_params(config: ExperimentConfig, net: NetworkSection, genesis) -> Ne
         validator_reward=ether(led.validator_reward),
         genesis_root=genesis.commitment.root, genesis_fingerprint=genesis.commitment.fingerprint,
         genesis_uri=genesis.uri, initial_pool=ether(led.reward_pool))
-
-
-def poisoned(data: ArrayDataset, net: NetworkSection, seed: int) -> ArrayDataset:
-    """A Byzantine worker's data under a data attack (label flipping, backdoor)."""
-    params = dict(net.attack_params)
-    if net.attack == "backdoor":
-        params.setdefault("target", 0)
-        params.setdefault("generator", torch.Generator().manual_seed(seed))
-    return DATA_ATTACKS[net.attack](data, **params)
 
 
 def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDataset,

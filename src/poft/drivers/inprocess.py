@@ -16,37 +16,11 @@ import torch
 from poft.drivers.assembly import build_network
 from poft.drivers.crosschain import CrossChainExchange
 from poft.drivers.network import NetworkRuntime, RoundRecord
+from poft.drivers.setup import initial_model, load_experiment_data
 from poft.experiment.config import ExperimentConfig
 from poft.experiment.population import plan_population
-from poft.learning.datasets import ArrayDataset, load_dataset
-from poft.learning.models import build_model
 from poft.protocol.timing import PhaseTimer
 from poft.store import LocalStore, parse_location
-
-
-def load_data(config: ExperimentConfig) -> tuple[ArrayDataset, ArrayDataset]:
-    """The (subsampled) training and test sets of the experiment, by seed."""
-    options = {"data_dir": config.data.data_dir} if config.data.data_dir else {}
-    if config.data.dataset != "fashion_mnist":
-        options = {"seed": config.experiment.seed}
-    train = load_dataset(config.data.dataset, "train", **options)
-    test = load_dataset(config.data.dataset, "test", **options)
-    generator = torch.Generator().manual_seed(config.experiment.seed)
-    return (_subsample(train, config.data.train_samples, generator),
-            _subsample(test, config.data.test_samples, generator))
-
-
-def _subsample(data: ArrayDataset, size: int | None, generator) -> ArrayDataset:
-    if size is None or size >= len(data):
-        return data
-    return data.subset(torch.randperm(len(data), generator=generator)[:size].sort().values)
-
-
-def initial_model(config: ExperimentConfig, sample: ArrayDataset) -> torch.nn.Module:
-    torch.manual_seed(config.experiment.seed)
-    options = {"hidden": config.model.hidden} if config.model.name == "mlp" else {}
-    return build_model(config.model.name, tuple(sample.x.shape[1:]), sample.num_classes,
-                       **options)
 
 
 class InProcessDriver:
@@ -55,7 +29,8 @@ class InProcessDriver:
             torch.set_num_threads(config.experiment.threads)
         self.config = config
         self.store = LocalStore(out_dir / "blobs")
-        train, test = load_data(config)
+        data = load_experiment_data(config)
+        train, test = data.train, data.test
         plans = plan_population(config, train.y.numpy())
         model = initial_model(config, train)
         self.networks: list[NetworkRuntime] = [

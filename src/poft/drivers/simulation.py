@@ -69,11 +69,17 @@ import torch
 from tqdm import tqdm
 
 from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, nontarget
+from poft.drivers.setup import (
+    ExperimentData,
+    initial_model,
+    load_experiment_data,
+    participant_seed,
+    poisoned,
+)
 from poft.experiment.config import ExperimentConfig
 from poft.experiment.population import NetworkPlan, ParticipantPlan, plan_population
 from poft.learning.batched_eval import batched_losses
-from poft.learning.datasets import ArrayDataset, load_dataset
-from poft.learning.models import build_model
+from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
 from poft.learning.training import evaluate, local_train
 from poft.protocol.aggregate import AggregationSpec, RoundInputs, aggregate_round
@@ -146,53 +152,6 @@ class SimulationResult:
 
 # ---------------------------------------------------------------- setup
 
-@dataclass(frozen=True)
-class ExperimentData:
-    train: ArrayDataset
-    test: ArrayDataset
-
-
-def load_experiment_data(config: ExperimentConfig) -> ExperimentData:
-    """The (subsampled) training and test sets, exactly as `poft run` loads them
-    (`drivers.inprocess.load_data`, mirrored here so that this driver needs no
-    ledger): digits' split and the convex data are drawn from the seed, and the
-    subsamples by one torch generator seeded with it, training set first."""
-    d, seed = config.data, config.experiment.seed
-    options = {"data_dir": d.data_dir} if d.data_dir else {}
-    if d.dataset != "fashion_mnist":
-        options = {"seed": seed}
-    train = load_dataset(d.dataset, "train", **options)
-    test = load_dataset(d.dataset, "test", **options)
-    generator = torch.Generator().manual_seed(seed)
-    return ExperimentData(train=_subsample(train, d.train_samples, generator),
-                          test=_subsample(test, d.test_samples, generator))
-
-
-def _subsample(data: ArrayDataset, size: int | None, generator: torch.Generator
-               ) -> ArrayDataset:
-    if size is None or size >= len(data):
-        return data
-    return data.subset(torch.randperm(len(data), generator=generator)[:size].sort().values)
-
-
-def initial_model(config: ExperimentConfig, data: ArrayDataset) -> torch.nn.Module:
-    """The genesis model of every network, as `drivers.inprocess.initial_model`
-    builds it (torch seeded with the experiment seed), but leaving torch's global
-    RNG as it was."""
-    options = {"hidden": config.model.hidden} if config.model.name == "mlp" else {}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.experiment.seed)
-        return build_model(config.model.name, data.input_shape, data.num_classes, **options)
-
-
-def participant_seed(config: ExperimentConfig, plan: NetworkPlan, who: ParticipantPlan) -> int:
-    """Each participant's RNG seed; the formula of `drivers.assembly.participant_seed`,
-    so both drivers draw the same batch orders."""
-    kind = 0 if who.kind == "worker" else 1
-    return (config.experiment.seed * 1_000_003 + plan.network_index * 10_007
-            + kind * 1009 + who.index)
-
-
 def resolve_rule_params(rule: str, params: dict, *, candidates: int, byzantine: int) -> dict:
     """Configured rule parameters plus the default ``f`` (see the module docstring)."""
     params = dict(params)
@@ -246,17 +205,8 @@ class SimNetwork:
         seed = participant_seed(self.config, self.plan, who)
         data = train.subset(who.data_indices)
         if who.byzantine and self.net.attack in DATA_ATTACKS:
-            data = self._poison(data, seed)
+            data = poisoned(data, self.net, seed)
         return SimParticipant(who, data, torch.Generator().manual_seed(seed))
-
-    def _poison(self, data: ArrayDataset, seed: int) -> ArrayDataset:
-        """The worker's data under a data attack, as `drivers.assembly.poisoned`
-        makes it (the backdoor draws its samples from a generator of its own)."""
-        params = dict(self.attack_params)
-        if self.net.attack == "backdoor":
-            params.setdefault("target", 0)
-            params.setdefault("generator", torch.Generator().manual_seed(seed))
-        return DATA_ATTACKS[self.net.attack](data, **params)
 
     def _trigger_params(self, train: ArrayDataset) -> dict:
         """The backdoor's trigger (size, value, corner, ...), to measure its success
