@@ -3,6 +3,8 @@
     poft run CONFIG.toml [--out DIR] [--seed N] [--rounds N]
     poft verify MODEL --deployment FILE [--recompute]
     poft bench robustness CONFIG --out DIR     poft bench convex CONFIG --out DIR
+    poft run CONFIG.toml --backend anvil       (node mode: chains, store, one process each)
+    poft chain up|down|restart ...             poft node ...     poft store serve DIR
 
 Each subcommand's `--help` explains its arguments. Errors in configs and inputs
 print one clear line (what was wrong and how to fix it) and exit with status 2;
@@ -23,6 +25,11 @@ EXAMPLES = """examples:
        --deployment runs/quickstart/deployment.json --recompute
   poft bench robustness examples/robustness-small.toml --out runs/robustness-small
   poft bench convex examples/convex.toml --out runs/convex
+  poft run examples/two-networks.toml --backend anvil --out runs/two-anvil
+  poft chain up --config examples/two-networks.toml --out run/deployment.json --keystores
+  poft node --deployment run/deployment.json --network alpha \\
+       --key run/keys/alpha/staker-0.json --roles validator,miner,relayer
+  poft store serve run/blobs --port 8640
 """
 
 
@@ -46,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-crosschain", action="store_true",
                      help="run the same networks isolated (no cross-chain exchange)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--backend", choices=["embedded", "anvil"], default="embedded",
+                     help="embedded: every network in this process (default); anvil: node "
+                          "mode, one anvil per network, a blob server and one `poft node` "
+                          "process per participant")
 
     verify = sub.add_parser("verify", help="check a model's lineage on chain",
                             description="Recompute MODEL's Merkle root, find the round that "
@@ -56,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="deployment.json of the run (contract addresses, chains)")
     verify.add_argument("--recompute", action="store_true",
                         help="re-execute each round's aggregation from the stored blobs")
+    add_node_mode_commands(sub)
     bench = sub.add_parser("bench", help="benchmarks: robustness grid, convex convergence",
                            description="Run a benchmark study; each writes CSV, tables and "
                                        "plots into --out.")
@@ -65,6 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("rest", nargs=argparse.REMAINDER,
                        help="CONFIG [--out DIR] [...]; see `poft bench STUDY --help`")
     return parser
+
+
+def add_node_mode_commands(sub) -> None:
+    """`poft chain`, `poft node`, `poft store` (node mode)."""
+    from poft.drivers import chain_cli, node
+
+    chain = sub.add_parser("chain", help="start/stop the local chains of a node-mode run",
+                           description="up: one anvil per network, contracts deployed, "
+                                       "participants registered, deployment file written; "
+                                       "down: stop them by PID; restart: start stopped ones "
+                                       "again from their state files.")
+    chain_cli.add_chain_arguments(chain)
+    node_cmd = sub.add_parser("node", help="run one participant as its own process",
+                              description="One participant of one network: reacts to chain "
+                                          "state, runs its roles, logs JSON lines.")
+    node.add_arguments(node_cmd)
+    store = sub.add_parser("store", help="serve a blob store over HTTP",
+                           description="PUT/GET /blobs/<sha256 hex>, digest checked both ways.")
+    chain_cli.add_store_arguments(store)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_verify(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command in ("chain", "node", "store"):
+            return cmd_node_mode(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"poft {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -91,9 +124,24 @@ def cmd_run(args) -> int:
     config = load_config(args.config).with_overrides(seed=args.seed, rounds=args.rounds,
                                                      crosschain=not args.no_crosschain)
     out = Path(args.out or Path("runs") / config.experiment.name)
-    summary = run_experiment(config, out, progress=not args.no_progress)
+    if args.backend == "anvil":
+        from poft.drivers.node_runner import run_node_mode
+
+        summary = run_node_mode(config, out, progress=not args.no_progress)
+    else:
+        summary = run_experiment(config, out, progress=not args.no_progress)
     print(format_summary(summary, out))
     return 0
+
+
+def cmd_node_mode(args) -> int:
+    from poft.drivers import chain_cli, node
+
+    if args.command == "chain":
+        return chain_cli.cmd_chain(args)
+    if args.command == "node":
+        return node.main(args)
+    return chain_cli.cmd_store(args)
 
 
 def format_summary(summary: dict, out: Path) -> str:

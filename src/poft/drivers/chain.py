@@ -1,0 +1,219 @@
+"""`poft chain up|down|restart`: the chains of a node-mode run and their deployment file.
+
+`chain_up` starts one anvil per network of the config (own free port, chain id
+and state file in `<deployment folder>/chain/`), deploys both contracts per
+network with the config's genesis model (committed and put in the blob store),
+funds and registers every participant of the population plan with its stake,
+funds each source network's stakers with gas on the networks they export to
+(they relay there), registers on every target's bridge the validator set of
+each linked source, optionally writes one encrypted keystore per participant,
+and writes the deployment file (see `deployment_file`).
+
+Against existing nodes (`rpc_urls`, e.g. geth, Besu, a test network) it only
+deploys: participants then join by themselves (`poft node` registers its
+account with the configured stake when it is not registered yet) and bridges
+must be told whom to trust by their owner.
+
+`chain_down` stops exactly the anvil processes the file records, by PID;
+`chain_restart` starts stopped ones again from their state files, on the same
+ports, so nodes reconnect to the same URLs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from poft.drivers.assembly import GAS_MONEY, ether, network_params, spec_of
+from poft.drivers.chain_processes import AnvilSpec, is_our_anvil, new_spec, start_anvil, stop_pid
+from poft.drivers.deployment_file import FORMAT, DeploymentError, DeploymentFile
+from poft.drivers.keys import dev_accounts, write_keystore
+from poft.drivers.setup import initial_model, load_experiment_data
+from poft.experiment.config import ExperimentConfig, dump_config
+from poft.experiment.population import NetworkPlan, plan_population
+from poft.ledger import (
+    Account, BridgeClient, LedgerClient, RpcBackend, deploy_network, trust_network,
+)
+from poft.learning.params import flatten
+from poft.protocol.models_io import ModelCodec
+from poft.store import open_store
+
+FIRST_CHAIN_ID = 33001    # network i gets chain id FIRST_CHAIN_ID + i
+
+
+def chain_up(config: ExperimentConfig, out: str | os.PathLike, *, block_time: float = 1.0,
+             rpc_urls: list[str] | None = None, funder: Account | None = None,
+             password: str | None = None, kdf_iterations: int | None = None,
+             store: str | None = None, config_file: str | os.PathLike | None = None,
+             log=print) -> DeploymentFile:
+    """Start (or connect to) the chains, deploy, register; write and return the file."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if rpc_urls and len(rpc_urls) != len(config.networks):
+        raise ValueError(f"--rpc was given {len(rpc_urls)} times but the config has "
+                         f"{len(config.networks)} networks; pass one --rpc URL per network")
+    dep = DeploymentFile(out, {"format": FORMAT, "networks": {}, "links": [
+        {"source": l.source, "target": l.target} for l in config.crosschain.links]
+        if config.crosschain.enabled else []})
+    store_location = store or str(out.parent / "blobs")
+    dep.data["store"] = store_location if "://" in store_location else dep.relative(store_location)
+    dep.data["config"] = dep.relative(_config_copy(config, out, config_file))
+    blobs = open_store(store_location)
+    data = load_experiment_data(config)
+    model = initial_model(config, data.train)
+    genesis = ModelCodec(model.state_dict()).publish(blobs, flatten(model.state_dict()))
+    plans = plan_population(config, data.train.y.numpy())
+    started: list[tuple[AnvilSpec, int]] = []     # (spec, pid) of the anvils started here
+    try:
+        backends = {}
+        for i, plan in enumerate(plans):
+            url = rpc_urls[i] if rpc_urls else None
+            backends[plan.name] = _up_network(dep, config, plan, i, genesis, url, funder,
+                                              block_time, started, log)
+        if not rpc_urls:
+            _link_bridges(dep, config, plans, backends)
+            if password is not None:
+                _write_keystores(dep, config, plans, password, kdf_iterations)
+        dep.save()
+    except BaseException:
+        for spec, pid in started:   # leave nothing running behind a failed chain up
+            stop_pid(pid, spec.port)
+        raise
+    return dep
+
+
+def _config_copy(config: ExperimentConfig, out: Path, given) -> Path:
+    """The config the nodes read: `given` when it sits next to the deployment file,
+    else a resolved copy `<stem>.config.toml` there."""
+    if given is not None and Path(given).resolve().parent == out.parent.resolve():
+        return Path(given)
+    copy = out.with_name(f"{out.stem}.config.toml")
+    copy.write_text(dump_config(config))
+    return copy
+
+
+def _up_network(dep, config, plan: NetworkPlan, position: int, genesis, url, funder,
+                block_time, started, log):
+    net, local = plan.config, url is None
+    if local:
+        spec = new_spec(dep.folder / "chain", net.name, FIRST_CHAIN_ID + position, block_time)
+        if spec.state_file.exists():
+            raise DeploymentError(f"{spec.state_file} exists from an earlier chain: use "
+                                  "`poft chain restart` for it, or a fresh --out folder")
+        pid = start_anvil(spec)
+        started.append((spec, pid))
+        url = spec.url
+    backend = RpcBackend(url, funder_key=funder.private_key if funder else None,
+                         seed=config.experiment.seed)
+    deployment = deploy_network(backend, network_params(config, net, genesis))
+    entry = {**deployment.to_json(), "genesis_uri": genesis.uri,
+             "aggregation": _spec_json(config, net), "participants": []}
+    if local:
+        entry["anvil"] = _anvil_json(dep, spec, pid)
+        entry["dev_keys"] = {"seed": config.experiment.seed, "label": f"poft:{net.name}"}
+        entry["participants"] = _register_participants(config, plan, backend, deployment)
+    dep.data["networks"][net.name] = entry
+    log(f"network {net.name}: chain {backend.chain_id} at {url}, ledger "
+        f"{deployment.ledger_address}, {len(entry['participants'])} participants registered")
+    return backend
+
+
+def _spec_json(config, net) -> dict:
+    spec = spec_of(config, net)
+    return {"rule": spec.rule, "temperature": spec.temperature, "params": dict(spec.params),
+            "tolerance": spec.tolerance}
+
+
+def _anvil_json(dep: DeploymentFile, spec: AnvilSpec, pid: int) -> dict:
+    return {"pid": pid, "port": spec.port, "state_file": dep.relative(spec.state_file),
+            "log_file": dep.relative(spec.log_file), "block_time": spec.block_time}
+
+
+def _register_participants(config, plan: NetworkPlan, backend, deployment) -> list[dict]:
+    """Fund and register every planned participant with its dev account (as in-process)."""
+    everyone = plan.workers + plan.stakers
+    accounts = dev_accounts(config.experiment.seed, plan.name, len(everyone))
+    rows = []
+    for index, (who, account) in enumerate(zip(everyone, accounts)):
+        is_worker = who.kind == "worker"
+        stake = ether(config.ledger.worker_stake if is_worker else config.ledger.stake)
+        backend.fund(account.address, stake + GAS_MONEY)
+        LedgerClient.for_deployment(backend, deployment, account).register(
+            is_worker=is_worker, stake=stake)
+        rows.append({"index": index, "name": who.name, "kind": who.kind,
+                     "address": account.address, "keystore": None})
+    return rows
+
+
+def _link_bridges(dep: DeploymentFile, config, plans, backends) -> None:
+    """Each target's bridge trusts each linked source's stakers; those stakers get gas
+    on the target (any of them may relay there)."""
+    for source, target in dep.links():
+        src, dst = backends[source], backends[target]
+        reader = LedgerClient.for_deployment(src, dep.deployment(source))
+        owner = BridgeClient.for_deployment(dst, dep.deployment(target), dst.operator)
+        trust_network(owner, reader)
+        for p in dep.participants(source):
+            if p.kind == "staker":
+                dst.fund(p.address, GAS_MONEY)
+
+
+def _write_keystores(dep: DeploymentFile, config, plans, password: str, iterations: int | None) -> None:
+    for plan in plans:
+        entry = dep.entry(plan.name)
+        accounts = dev_accounts(config.experiment.seed, plan.name, len(entry["participants"]))
+        for row, account in zip(entry["participants"], accounts):
+            path = dep.folder / "keys" / plan.name / f"{row['name'].split('/')[1]}.json"
+            write_keystore(path, account, password, iterations)
+            row["keystore"] = dep.relative(path)
+
+
+# --- down and restart --------------------------------------------------------------
+def _spec_of(dep: DeploymentFile, name: str) -> AnvilSpec | None:
+    anvil = dep.entry(name).get("anvil")
+    if not anvil:
+        return None
+    return AnvilSpec(port=anvil["port"], chain_id=dep.entry(name)["chain_id"],
+                     state_file=dep.resolve(anvil["state_file"]),
+                     log_file=dep.resolve(anvil["log_file"]),
+                     block_time=float(anvil.get("block_time", 1.0)))
+
+
+def chain_down(path: str | os.PathLike, names: list[str] | None = None, log=print) -> list[str]:
+    """Stop the recorded anvil processes (by PID); returns the networks stopped."""
+    dep = DeploymentFile.load(path)
+    stopped = []
+    for name in names or dep.network_names:
+        anvil = dep.entry(name).get("anvil")
+        if not anvil:
+            log(f"network {name}: not started by `poft chain up` (no anvil PID): left alone")
+            continue
+        pid = anvil.get("pid")
+        if pid and stop_pid(pid, anvil["port"]):
+            stopped.append(name)
+            log(f"network {name}: stopped anvil {pid}; state in {anvil['state_file']}")
+        else:
+            log(f"network {name}: anvil {pid} was not running")
+        anvil["pid"] = None
+    dep.save()
+    return stopped
+
+
+def chain_restart(path: str | os.PathLike, names: list[str] | None = None,
+                  log=print) -> list[str]:
+    """Start again, from their state files, the recorded anvils that are not running."""
+    dep = DeploymentFile.load(path)
+    restarted = []
+    for name in names or dep.network_names:
+        spec = _spec_of(dep, name)
+        if spec is None:
+            continue
+        anvil = dep.entry(name)["anvil"]
+        if anvil.get("pid") and is_our_anvil(anvil["pid"], spec.port):
+            log(f"network {name}: anvil {anvil['pid']} is running")
+            continue
+        anvil["pid"] = start_anvil(spec)
+        restarted.append(name)
+        log(f"network {name}: anvil {anvil['pid']} restarted from {anvil['state_file']}")
+    dep.save()
+    return restarted

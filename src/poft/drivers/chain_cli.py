@@ -1,0 +1,120 @@
+"""Command-line glue of `poft chain up|down|restart` and `poft store serve`.
+
+    poft chain up --networks 2 --config examples/two-networks.toml --out run/deployment.json
+    poft chain restart --deployment run/deployment.json     # after a crash or `chain down`
+    poft chain down --deployment run/deployment.json
+    poft store serve run/blobs --port 8640
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from poft.drivers.keys import PASSWORD_ENV
+
+
+def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = sub.add_parser("up", help="start one anvil per network, deploy, register participants")
+    up.add_argument("--out", required=True, type=Path, help="deployment file to write")
+    up.add_argument("--config", type=Path, help="experiment config (TOML); default: a small "
+                    "digits/MLP config with --networks networks")
+    up.add_argument("--networks", type=int, help="number of networks (must match the config)")
+    up.add_argument("--rpc", action="append", metavar="URL",
+                    help="deploy on an existing node instead (one --rpc per network; "
+                         "participants then register themselves)")
+    up.add_argument("--funder-key", type=Path, help="keystore of the account that deploys "
+                    "on --rpc nodes (default: anvil's first dev account)")
+    up.add_argument("--block-time", type=float, default=1.0, metavar="SECONDS",
+                    help="seconds per interval block (deadlines are in blocks; default 1)")
+    up.add_argument("--keystores", action="store_true",
+                    help=f"write an encrypted keystore per participant (password: "
+                         f"${PASSWORD_ENV} or --password-file)")
+    up.add_argument("--password-file", type=Path, help="keystore password file (first line)")
+    up.add_argument("--kdf-iterations", type=int, help="scrypt n of the keystores "
+                    "(default eth-account's 262144; lower only for throwaway local keys)")
+    up.add_argument("--store", help="blob store folder or URL (default: blobs/ next to --out)")
+    for action in ("down", "restart"):
+        cmd = sub.add_parser(action, help=f"{action} the anvil processes of a deployment")
+        cmd.add_argument("--deployment", required=True, type=Path)
+        cmd.add_argument("--network", action="append", help="only this network (repeatable)")
+
+
+def default_config(networks: int):
+    """A small, quick config (digits, MLP) for `chain up` without --config."""
+    from poft.experiment.config import parse_config
+
+    names = [f"net{i + 1}" for i in range(networks)]
+    links = [{"source": a, "target": b} for a in names for b in names if a != b]
+    return parse_config({
+        "experiment": {"name": "chain", "rounds": 3},
+        "data": {"dataset": "digits", "validator_samples": 40},
+        "model": {"name": "mlp", "hidden": 32},
+        "ledger": {"phase_blocks": 30},
+        "crosschain": {"enabled": networks > 1, "links": links},
+        "networks": [{"name": n, "workers": 3, "stakers": 4, "validators": 2, "miners": 2}
+                     for n in names]})
+
+
+def cmd_chain(args) -> int:
+    from poft.drivers.chain import chain_down, chain_restart, chain_up
+    from poft.ledger import LedgerError
+
+    try:
+        if args.action == "down":
+            chain_down(args.deployment, args.network)
+        elif args.action == "restart":
+            chain_restart(args.deployment, args.network)
+        else:
+            chain_up_from_args(args, chain_up)
+    except LedgerError as exc:
+        print(f"poft chain {args.action}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def chain_up_from_args(args, chain_up) -> None:
+    from poft.drivers.keys import load_keystore, read_password
+    from poft.experiment.config import load_config
+
+    config = load_config(args.config) if args.config else default_config(args.networks or 2)
+    if args.networks is not None and args.networks != len(config.networks):
+        raise ValueError(f"--networks {args.networks} does not match the config's "
+                         f"{len(config.networks)} networks; drop --networks or fix the config")
+    password = read_password(args.password_file) if args.keystores else None
+    funder = load_keystore(args.funder_key, read_password(args.password_file)) \
+        if args.funder_key else None
+    dep = chain_up(config, args.out, block_time=args.block_time, rpc_urls=args.rpc,
+                   funder=funder, password=password, kdf_iterations=args.kdf_iterations,
+                   store=args.store, config_file=args.config)
+    print(f"deployment written to {dep.path}; stop the chains with "
+          f"`poft chain down --deployment {dep.path}`")
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    serve = sub.add_parser("serve", help="serve a blob folder over HTTP (PUT/GET by digest)")
+    serve.add_argument("directory", type=Path, help="the blob folder (created if missing)")
+    serve.add_argument("--port", type=int, default=8640, help="TCP port (default 8640)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--read-only", action="store_true", help="refuse PUT")
+
+
+def cmd_store(args) -> int:
+    from poft.store.server import serve
+
+    try:
+        serve(args.directory, args.host, args.port, read_only=args.read_only)
+    except OSError as exc:      # port taken, folder not writable
+        print(f"poft store serve: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def keystore_password_env(password: str) -> dict:
+    """Environment for child processes that must read keystores."""
+    return {**os.environ, PASSWORD_ENV: password}

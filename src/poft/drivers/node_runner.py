@@ -1,0 +1,153 @@
+"""`poft run --backend anvil`: the in-process experiment, as separate processes.
+
+1. `poft chain up` (a child process): one anvil per network, contracts,
+   participants registered, an encrypted keystore per participant (random
+   password in a 0600 file of the output folder, never on a command line);
+2. `poft store serve OUT/blobs` (a child): the blob server every node uses;
+3. one `poft node` per participant (workers: `worker`; stakers:
+   `validator,miner`, plus `relayer` for each network's first staker when the
+   cross-chain exchange is on), each with its own key and log in OUT/logs/;
+4. once every node is ready, round 1 is opened on every network; the nodes
+   open the later ones themselves, and exit when their network's rounds and
+   exports are done;
+5. the outputs of the in-process driver are collected from the chains, the
+   store and the nodes' logs (`node_collect`), and everything started is
+   stopped, also on errors and Ctrl-C (the chains last, `chain down`, which
+   writes their state files: restart them with `poft chain restart` to run
+   `poft verify` later).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from poft.drivers.chain import chain_down
+from poft.drivers.deployment_file import DeploymentFile
+from poft.drivers.node_collect import collect_outputs
+from poft.drivers.supervisor import Child, RunFailed, Supervisor, poft_command
+from poft.experiment.config import ExperimentConfig, dump_config
+from poft.ledger import LedgerClient, Phase, RpcBackend
+from poft.ledger.anvil import free_port
+
+KDF_ITERATIONS = 2**14     # throwaway keys of one local run, behind a random password
+READY_TIMEOUT_S = 300.0    # many processes importing torch on few cores take a while
+
+
+def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
+                  block_time: float = 1.0) -> dict:
+    """Run `config` in node mode; return the summary (also written to disk)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.toml").write_text(dump_config(config))
+    started = time.perf_counter()
+    deployment = out / "deployment.json"
+    with Supervisor(out / "logs") as sup:
+        try:
+            password_file = _password_file(out)
+            sup.run_to_end("chain-up", poft_command(
+                "chain", "up", "--config", str(out / "config.toml"), "--out", str(deployment),
+                "--keystores", "--password-file", str(password_file),
+                "--kdf-iterations", str(KDF_ITERATIONS), "--block-time", str(block_time)),
+                timeout=600)
+            dep = DeploymentFile.load(deployment)
+            store_url = _start_store(sup, out)
+            nodes = _start_nodes(sup, dep, config, password_file, store_url)
+            sup.wait_for_event(nodes, "ready", READY_TIMEOUT_S)
+            _open_first_rounds(dep)
+            _watch(sup, dep, config, nodes, progress, block_time)
+            summary = collect_outputs(config, out, dep, nodes, time.perf_counter() - started)
+        finally:
+            sup.stop_all()
+            if deployment.is_file():
+                chain_down(deployment, log=lambda *_: None)
+    return summary
+
+
+def _password_file(out: Path) -> Path:
+    path = out / "keys.password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(24) + "\n")
+    return path
+
+
+def _start_store(sup: Supervisor, out: Path) -> str:
+    port = free_port()
+    child = sup.start("store", poft_command("store", "serve", str(out / "blobs"),
+                                            "--port", str(port)))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        sup.check_alive([child], allow_done=False)
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return url
+        except OSError:
+            time.sleep(0.1)
+    raise RunFailed(f"the blob server did not answer at {url}; log {child.log_path}")
+
+
+def node_roles(config: ExperimentConfig, kind: str, plan_index: int) -> str:
+    if kind == "worker":
+        return "worker"
+    relayer = config.crosschain.enabled and plan_index == 0
+    return "validator,miner,relayer" if relayer else "validator,miner"
+
+
+def _start_nodes(sup: Supervisor, dep: DeploymentFile, config, password_file: Path,
+                 store_url: str) -> list[Child]:
+    nodes = []
+    for name in dep.network_names:
+        for p in dep.participants(name):
+            nodes.append(sup.start(p.name, poft_command(
+                "node", "--deployment", str(dep.path), "--network", name,
+                "--key", str(dep.resolve(p.keystore)), "--password-file", str(password_file),
+                "--roles", node_roles(config, p.kind, p.plan_index),
+                "--store", store_url, "--open-rounds", "after-first")))
+    return nodes
+
+
+def _open_first_rounds(dep: DeploymentFile) -> None:
+    """Round 1 opens once every node is ready (anyone may open; the deployer does)."""
+    for name in dep.network_names:
+        backend = RpcBackend(dep.rpc_url(name))
+        LedgerClient.for_deployment(backend, dep.deployment(name), backend.operator).open_round()
+
+
+def _watch(sup: Supervisor, dep: DeploymentFile, config, nodes: list[Child], progress: bool,
+           block_time: float) -> None:
+    """Wait until every node has exited 0 (its rounds done); fail fast on a crash."""
+    rounds = config.experiment.rounds
+    readers = {n: LedgerClient.for_deployment(RpcBackend(dep.rpc_url(n)), dep.deployment(n))
+               for n in dep.network_names}
+    phase_s = config.ledger.phase_blocks * max(block_time, 0.1)
+    limit = time.monotonic() + rounds * (6 * phase_s + 60) + 300
+    bar = tqdm(total=rounds * len(readers), disable=not progress, unit="round",
+               desc=config.experiment.name, dynamic_ncols=True)
+    done_rounds = {n: 0 for n in readers}
+    with bar:
+        while any(c.exited() is None for c in nodes):
+            sup.check_alive(nodes)
+            for name, reader in readers.items():
+                decided = _decided_rounds(reader)
+                if decided > done_rounds[name]:
+                    bar.update(decided - done_rounds[name])
+                    done_rounds[name] = decided
+            if time.monotonic() > limit:
+                stuck = [c.name for c in nodes if c.exited() is None]
+                raise RunFailed(f"the run did not finish in time; still running: "
+                                f"{', '.join(stuck)}; logs in {sup.log_dir}")
+            time.sleep(0.5)
+    sup.check_alive(nodes)
+
+
+def _decided_rounds(reader: LedgerClient) -> int:
+    current, phase = reader.current_round(), reader.phase()
+    return current if phase == Phase.IDLE else current - 1

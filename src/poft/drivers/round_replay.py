@@ -1,0 +1,41 @@
+"""Re-deriving a finalized round's aggregate from the chain and the store alone.
+
+Any party can settle a final round (the contract only checks the weights
+against the proposal's hash), and a restarted miner no longer remembers the
+weights it proposed; both recompute them here with the same
+`aggregate_round` the miner and the validators ran. The node-mode collector
+uses it for the weights it writes to metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+from poft.protocol.aggregate import AggregationSpec, RoundAggregate, aggregate_round
+from poft.protocol.models_io import ModelCodec
+from poft.protocol.round_inputs import CandidateCache, collect_round_inputs
+
+
+def finalized_rounds(ledger) -> dict[int, dict]:
+    """round -> its RoundFinalized event (model_root, parent_root, uri, ...)."""
+    return {e["round"]: e for e in ledger.events("RoundFinalized")}
+
+
+def parent_uri(ledger, parent_root: bytes, round_id: int, genesis_uri: str,
+               finals: dict[int, dict] | None = None) -> str:
+    """Where the parent model of `round_id` is stored (a locator; bytes are checked by root)."""
+    finals = finalized_rounds(ledger) if finals is None else finals
+    earlier = [e for r, e in finals.items() if r < round_id and e["model_root"] == parent_root]
+    return max(earlier, key=lambda e: e["round"])["uri"] if earlier else genesis_uri
+
+
+def recompute_round(ledger, store, codec: ModelCodec, spec: AggregationSpec, round_id: int,
+                    genesis_uri: str, finals: dict[int, dict] | None = None) -> RoundAggregate:
+    """The aggregate of final round `round_id` from its committed inputs."""
+    cp = ledger.checkpoint(round_id)
+    if cp is None:
+        raise ValueError(f"round {round_id} is not final: nothing to recompute")
+    fingerprint = ledger.global_model().fingerprint
+    uri = parent_uri(ledger, cp.parent_root, round_id, genesis_uri, finals)
+    parent = codec.fetch(store, cp.parent_root, uri, fingerprint)
+    inputs = collect_round_inputs(ledger, store, codec, round_id, parent, fingerprint,
+                                  CandidateCache())
+    return aggregate_round(inputs, spec)
