@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from poft.drivers.simulation import clipping_radius, resolve_rule_params, simulate
+from poft.drivers.simulation import simulate
+from poft.protocol.aggregate import clipping_radius, resolve_rule_params
 from poft.experiment.config import parse_config
 
 

@@ -14,7 +14,7 @@ import torch
 
 from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS
 from poft.drivers.network import NetworkRuntime, Staker
-from poft.drivers.setup import participant_seed, poisoned
+from poft.drivers.setup import participant_seed, poisoned, spec_of
 from poft.experiment.config import ExperimentConfig, NetworkSection
 from poft.experiment.population import NetworkPlan, ParticipantPlan
 from poft.learning.datasets import ArrayDataset
@@ -26,7 +26,6 @@ from poft.ledger import (
     deploy_network,
     derive_accounts,
 )
-from poft.protocol.aggregate import AggregationSpec
 from poft.protocol.miner import Miner
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.timing import PhaseTimer, Timed
@@ -39,12 +38,6 @@ GAS_MONEY = 10 * ETHER   # each participant's allowance for transaction fees
 
 def ether(amount: float) -> int:
     return int(round(amount * ETHER))
-
-
-def spec_of(config: ExperimentConfig, net: NetworkSection) -> AggregationSpec:
-    agg = config.aggregation
-    return AggregationSpec(rule=config.rule_of(net), temperature=agg.temperature,
-                           params=dict(agg.params), tolerance=agg.tolerance)
 
 
 def training_settings(config: ExperimentConfig) -> TrainingSettings:
@@ -69,6 +62,10 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
                   test: ArrayDataset, model: torch.nn.Module, store) -> NetworkRuntime:
     """Deploy, fund, register and give roles to one network's participants."""
     net, seed = plan.config, config.experiment.seed
+    if config.rule_of(net) == "fltrust":
+        raise ValueError(f"network {net.name!r}: rule 'fltrust' needs a reference update "
+                         "trained on the validators' data, which the on-chain protocol does "
+                         "not commit yet; compare it with `poft bench robustness` (no ledger)")
     timer = PhaseTimer()
     codec = ModelCodec(model.state_dict())
     genesis = codec.publish(store, flatten(model.state_dict()))

@@ -21,6 +21,7 @@ ports, so nodes reconnect to the same URLs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -119,9 +120,8 @@ def _up_network(dep, config, plan: NetworkPlan, position: int, genesis, url, fun
 
 
 def _spec_json(config, net) -> dict:
-    spec = spec_of(config, net)
-    return {"rule": spec.rule, "temperature": spec.temperature, "params": dict(spec.params),
-            "tolerance": spec.tolerance}
+    """The aggregation spec as `poft verify` rebuilds it (`AggregationSpec(**...)`)."""
+    return dataclasses.asdict(spec_of(config, net))
 
 
 def _anvil_json(dep: DeploymentFile, spec: AnvilSpec, pid: int) -> dict:

@@ -17,6 +17,7 @@ from poft.experiment.config import ExperimentConfig, NetworkSection
 from poft.experiment.population import NetworkPlan, ParticipantPlan
 from poft.learning.datasets import ArrayDataset, load_dataset
 from poft.learning.models import build_model
+from poft.protocol.aggregate import AggregationSpec
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,15 @@ def participant_seed(config: ExperimentConfig, plan: NetworkPlan, who: Participa
     kind = 0 if who.kind == "worker" else 1
     return (config.experiment.seed * 1_000_003 + plan.network_index * 10_007
             + kind * 1009 + who.index)
+
+
+def spec_of(config: ExperimentConfig, net: NetworkSection, rule: str | None = None
+            ) -> AggregationSpec:
+    """The network's aggregation rule and its parameters (`rule` overrides the config's)."""
+    agg = config.aggregation
+    return AggregationSpec(rule=rule or config.rule_of(net), temperature=agg.temperature,
+                           params=dict(agg.params), tolerance=agg.tolerance,
+                           assumed_byzantine=net.byzantine_workers)
 
 
 def poisoned(data: ArrayDataset, net: NetworkSection, seed: int) -> ArrayDataset:

@@ -29,13 +29,9 @@ and a backup miner proposes the correct one, so the finalized model is the
 same), no rewards or slashing, and no cross-chain exchange: every network
 trains alone (the `[crosschain]` section is ignored).
 
-Rule context the on-chain config must otherwise spell out (see
-`resolve_rule_params`):
+Rule context (the defaults of ``f`` and of centered clipping's ``tau`` come
+from `poft.protocol.aggregate.rule_context`, shared with the chain):
 
-* ``f`` (krum, multi_krum, trimmed_mean, bulyan), when not configured: the
-  network's number of Byzantine workers, at least 1, capped at the largest
-  ``f`` the rule allows for the round's number of candidates. Telling the rule
-  the true count is the usual (favourable) convention for these baselines.
 * ``reference`` (fltrust): an update that the round's first validator trains
   from the global model on its own scoring data with the workers' training
   settings — the validators' data are FLTrust's clean "root dataset".
@@ -75,6 +71,7 @@ from poft.drivers.setup import (
     load_experiment_data,
     participant_seed,
     poisoned,
+    spec_of,
 )
 from poft.experiment.config import ExperimentConfig
 from poft.experiment.population import NetworkPlan, ParticipantPlan, plan_population
@@ -88,9 +85,6 @@ from poft.protocol.timing import PhaseTimer
 log = logging.getLogger(__name__)
 
 TRIGGER_KEYS = ("size", "value", "corner", "image_shape")
-F_RULES = {"krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
-           "trimmed_mean": lambda n: (n - 1) // 2, "bulyan": lambda n: (n - 3) // 4}
-
 
 # ---------------------------------------------------------------- results
 
@@ -152,21 +146,6 @@ class SimulationResult:
 
 # ---------------------------------------------------------------- setup
 
-def resolve_rule_params(rule: str, params: dict, *, candidates: int, byzantine: int) -> dict:
-    """Configured rule parameters plus the default ``f`` (see the module docstring)."""
-    params = dict(params)
-    if rule in F_RULES and "f" not in params:
-        params["f"] = max(0, min(max(byzantine, 1), F_RULES[rule](candidates)))
-    return params
-
-
-def clipping_radius(deltas: torch.Tensor, center: torch.Tensor | None) -> float:
-    """Default centered-clipping ``tau``: median of the offsets ``‖δ_i − center‖``."""
-    offsets = deltas if center is None else deltas - center
-    radius = float(torch.linalg.vector_norm(offsets, dim=1).median())
-    return radius if radius > 0 else 1.0   # all updates equal to the center: nothing to clip
-
-
 # ---------------------------------------------------------------- participants
 
 @dataclass
@@ -194,9 +173,7 @@ class SimNetwork:
         self.stakers = [self._participant(s, data.train) for s in plan.stakers]
         self.committee_rng = np.random.default_rng(
             [config.experiment.seed, plan.network_index, 0xC0])
-        agg = config.aggregation
-        self.spec = AggregationSpec(rule=rule, temperature=agg.temperature,
-                                    params=dict(agg.params), tolerance=agg.tolerance)
+        self.spec = spec_of(config, plan.config, rule)
         self.result = NetworkResult(plan.name, rule, [w.byzantine for w in plan.workers])
 
     # -- setup
@@ -315,11 +292,7 @@ class SimNetwork:
     def round_spec(self, theta: torch.Tensor, candidates: torch.Tensor,
                    reference: torch.Tensor | None) -> AggregationSpec:
         """The aggregation spec with this round's rule context filled in."""
-        params = resolve_rule_params(self.rule, self.spec.params, candidates=len(candidates),
-                                     byzantine=self.net.byzantine_workers)
-        if self.rule == "centered_clipping" and "tau" not in params:
-            finite = candidates[torch.isfinite(candidates).all(dim=1)].double() - theta.double()
-            params["tau"] = clipping_radius(finite, self.previous_delta)
+        params = dict(self.spec.params)
         if reference is not None:
             params["reference"] = reference
         return dataclasses.replace(self.spec, params=params)
@@ -379,4 +352,4 @@ def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | No
 
 
 __all__ = ["RoundRecord", "NetworkResult", "SimulationResult", "ExperimentData",
-           "load_experiment_data", "initial_model", "resolve_rule_params", "simulate"]
+           "load_experiment_data", "initial_model", "simulate"]

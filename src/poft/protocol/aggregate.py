@@ -29,12 +29,22 @@ from poft.aggregation.softmax import approximate_population_loss, softmax_rule, 
 
 
 
+# Largest f each f-rule allows for n candidates (Krum: n > 2f + 2; trimmed mean:
+# n > 2f; Bulyan: n >= 4f + 3).
+F_RULES = {"krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
+           "trimmed_mean": lambda n: (n - 1) // 2, "bulyan": lambda n: (n - 3) // 4}
+
+
 @dataclass(frozen=True)
 class AggregationSpec:
     rule: str = "softmax"
     temperature: float = 0.05
     params: dict = field(default_factory=dict)
     tolerance: float = 1e-5
+    # The number of Byzantine updates an f-rule (Krum, trimmed mean, Bulyan) is told
+    # to tolerate when params has no "f": the network's configured attackers, the
+    # usual (favourable) convention for these baselines.
+    assumed_byzantine: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,7 @@ def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregat
         delta = softmax_rule(deltas, weights[admissible])  # fixed-order float64 sum
     else:
         weights = admissible.to(torch.float64) / admissible.sum()
-        delta = get_rule(spec.rule)(deltas, **_rule_context(spec, inputs))
+        delta = get_rule(spec.rule)(deltas, **rule_context(spec, inputs, deltas))
     return RoundAggregate(model=(theta + delta).to(torch.float32), weights=weights,
                           population_loss=population)
 
@@ -88,8 +98,34 @@ def matches(proposed: torch.Tensor, recomputed: torch.Tensor, tolerance: float) 
     return bool((proposed - recomputed).abs().max() <= tolerance)
 
 
-def _rule_context(spec: AggregationSpec, inputs: RoundInputs) -> dict:
-    params = dict(spec.params)
-    if spec.rule == "centered_clipping" and inputs.previous_delta is not None:
-        params.setdefault("center", inputs.previous_delta.to(torch.float64))
+def rule_context(spec: AggregationSpec, inputs: RoundInputs, deltas: torch.Tensor) -> dict:
+    """The rule's parameters plus what the round supplies: default f, and centered
+    clipping's center (last round's aggregate delta) and radius."""
+    params = resolve_rule_params(spec.rule, spec.params, candidates=len(deltas),
+                                 byzantine=spec.assumed_byzantine)
+    if spec.rule == "centered_clipping":
+        center = inputs.previous_delta
+        if center is not None:
+            params.setdefault("center", center.to(torch.float64))
+        if "tau" not in params:
+            params["tau"] = clipping_radius(deltas, params.get("center"))
     return params
+
+
+def resolve_rule_params(rule: str, params: dict, *, candidates: int, byzantine: int) -> dict:
+    """Configured parameters plus the default f: the assumed Byzantine count, at least 1,
+    capped at the largest f the rule allows for the round's candidates."""
+    params = dict(params)
+    if rule in F_RULES and "f" not in params:
+        params["f"] = max(0, min(max(byzantine, 1), F_RULES[rule](candidates)))
+    return params
+
+
+def clipping_radius(deltas: torch.Tensor, center: torch.Tensor | None) -> float:
+    """Default centered-clipping tau: the median offset ||δ_i − center||. The right radius
+    is of the order of the honest updates' spread around the center (Karimireddy et al.
+    2021); with an honest majority the median offset is such a scale, where a fixed
+    constant would clip nothing on small models."""
+    offsets = deltas if center is None else deltas - center
+    radius = float(torch.linalg.vector_norm(offsets, dim=1).median())
+    return radius if radius > 0 else 1.0   # all updates equal to the center: nothing to clip

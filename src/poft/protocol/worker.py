@@ -111,6 +111,8 @@ class ByzantineWorker(Worker):
             params["own_delta"] = self.local_update(theta) - theta
         if self.attack_name == "gaussian":
             params.setdefault("generator", self.generator)
+        if self.attack_name == "alie" and "z" not in params:
+            params.update(n=len(honest) + len(self.colluders), f=len(self.colluders))
         malicious = self.attack(honest, **params)
         return self.submit(round_id, (theta.to(torch.float64) + malicious).to(torch.float32))
 
