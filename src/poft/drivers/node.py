@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -70,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
         ident, config = identify(args, events)
     except NodeSetupError as exc:
         events.error("startup_failed", error=str(exc))
-        print(f"poft node: error: {exc}", flush=True)
+        print(f"poft node: error: {exc}", file=sys.stderr, flush=True)
         return 2
     events.node = ident.node_name
     install(events)
@@ -125,7 +127,7 @@ class Node:
             roles, duties = self.start()
         except NodeSetupError as exc:
             self.events.error("startup_failed", error=str(exc))
-            print(f"poft node: error: {exc}", flush=True)
+            print(f"poft node: error: {exc}", file=sys.stderr, flush=True)
             return 2
         try:
             return self.loop(roles, duties)
@@ -135,7 +137,20 @@ class Node:
         finally:
             self.report(roles)
 
-    def start(self):
+    def start(self, patience: float = 60.0):
+        """Build the roles; a chain that drops out meanwhile is waited for (bounded)."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return self.start_once()
+            except (NodeError, TransactionTimeout) as exc:
+                if time.monotonic() > deadline or self.stop.is_set():
+                    raise NodeSetupError(f"network {self.ident.network!r}'s node went away "
+                                         f"during start-up and did not come back: {exc}") from None
+                self.events.warn("chain_unavailable", during="start-up", error=str(exc))
+                self.stop.wait(2.0)
+
+    def start_once(self):
         from poft.drivers.node_duties import Duties
         from poft.drivers.node_roles import build_roles
         from poft.drivers.assembly import ether
