@@ -20,12 +20,6 @@ from node_support import ANVIL, ANVIL_SKIP, Cluster, config_toml  # noqa: E402
 CRASH_NETWORK = {"name": "solo", "workers": 2, "stakers": 4, "validators": 2, "miners": 2}
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/node/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.anvil)
-
-
 @pytest.fixture(scope="module")
 def crash_cluster(tmp_path_factory):
     if ANVIL is None:

@@ -19,6 +19,7 @@ exits with status 2 and one line saying what was wrong and how to fix it.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -169,7 +170,8 @@ class Node:
         self.check_store(store, roles.genesis_uri, location)
         duties = Duties(ident, roles, self.events, rounds=config.experiment.rounds,
                         open_rounds=self.args.open_rounds, import_wait=self.args.import_wait)
-        self.events.emit("ready", address=ident.account.address, roles=sorted(ident.roles),
+        self.events.emit("ready", address=ident.account.address, pid=os.getpid(),
+                         roles=sorted(ident.roles),
                          index=ident.participant.index, rpc_url=ident.backend.url,
                          store=location, rounds=config.experiment.rounds)
         return roles, duties

@@ -53,8 +53,9 @@ def parse_roles(text: str) -> frozenset[str]:
     roles = frozenset(r.strip() for r in text.split(",") if r.strip())
     unknown = sorted(roles - set(ROLES))
     if unknown or not roles:
-        raise NodeSetupError(f"--roles {text!r}: unknown role {unknown[0] if unknown else '(none)'}; "
-                             f"choose from {','.join(ROLES)} (comma-separated)")
+        what = repr(unknown[0]) if unknown else "(none)"
+        raise NodeSetupError(f"--roles {text!r}: unknown role {what}; choose from "
+                             f"{','.join(ROLES)} (comma-separated)")
     return roles
 
 
