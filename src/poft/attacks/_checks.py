@@ -10,6 +10,8 @@ import numbers
 
 import torch
 
+from poft.aggregation._checks import check_int  # noqa: F401  (shared validation)
+
 DTYPE = torch.float64
 
 
@@ -42,10 +44,3 @@ def check_real(value, *, name: str, minimum: float | None = None, strict: bool =
     return value
 
 
-def check_int(value, *, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
-    return value

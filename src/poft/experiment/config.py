@@ -205,17 +205,21 @@ def parse_config(table: dict[str, Any]) -> ExperimentConfig:
     return load_section(ExperimentConfig, table, "")
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read and validate a TOML config file."""
+def read_toml(path: str | Path, example: str = "examples/quickstart.toml") -> dict:
+    """A TOML file as a dict; a missing file or bad TOML is a ConfigError."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist; see examples/ for "
-                          f"ready configs, e.g. examples/quickstart.toml")
+                          f"ready configs, e.g. {example}")
     try:
-        table = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    return parse_config(table)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a TOML config file."""
+    return parse_config(read_toml(path))
 
 
 def dump_config(config: ExperimentConfig) -> str:

@@ -34,7 +34,6 @@ import copy
 import csv
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +43,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from poft.drivers.simulation import RoundRecord, initial_model, load_experiment_data, simulate
-from poft.experiment.config import ConfigError, ExperimentConfig, RuleName, parse_config
+from poft.experiment.config import ExperimentConfig, RuleName, parse_config, read_toml
 from poft.experiment.population import plan_population
 from poft.experiment.schema import bounded, fail, load_section
 from poft.learning.datasets import ArrayDataset
@@ -71,14 +70,7 @@ class ConvexSection:
 
 def load_convex_config(path: str | Path) -> tuple[ExperimentConfig, ConvexSection]:
     """The base experiment config and the validated ``[convex]`` table."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"convex config {str(path)!r} does not exist; see "
-                          f"examples/convex.toml")
-    try:
-        table = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    table = read_toml(path, "examples/convex.toml")
     study = load_section(ConvexSection, table.pop("convex", {}), "convex")
     base = parse_config(table)
     if len(base.networks) != 1:

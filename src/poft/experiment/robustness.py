@@ -41,7 +41,6 @@ import dataclasses
 import re
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +55,7 @@ from poft.experiment.robustness_report import (
     write_reports,
 )
 from poft.experiment.config import (AttackName, ConfigError, ExperimentConfig, RuleName,
-                                    dump_config, parse_config)
+                                    dump_config, parse_config, read_toml)
 from poft.experiment.schema import fail, load_section
 
 PARTITION_FORMAT = re.compile(r"^dirichlet:([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
@@ -147,15 +146,7 @@ class Cell:
 
 def load_robustness_config(path: str | Path) -> tuple[ExperimentConfig, GridSection]:
     """The base experiment config and the validated ``[grid]`` table."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"robustness config {str(path)!r} does not exist; see "
-                          f"examples/robustness-small.toml")
-    try:
-        table = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    return parse_robustness_config(table)
+    return parse_robustness_config(read_toml(path, "examples/robustness-small.toml"))
 
 
 def parse_robustness_config(table: dict) -> tuple[ExperimentConfig, GridSection]:
