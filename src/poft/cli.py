@@ -125,9 +125,13 @@ def cmd_run(args) -> int:
                                                      crosschain=not args.no_crosschain)
     out = Path(args.out or Path("runs") / config.experiment.name)
     if args.backend == "anvil":
-        from poft.drivers.node_runner import run_node_mode
+        from poft.drivers.node_runner import RunFailed, run_node_mode
 
-        summary = run_node_mode(config, out, progress=not args.no_progress)
+        try:
+            summary = run_node_mode(config, out, progress=not args.no_progress)
+        except RunFailed as exc:
+            print(f"poft run: node mode failed: {exc}", file=sys.stderr)
+            return 1
     else:
         summary = run_experiment(config, out, progress=not args.no_progress)
     print(format_summary(summary, out))

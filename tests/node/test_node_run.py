@@ -18,9 +18,11 @@ pytestmark = pytest.mark.anvil
 
 NETWORKS = [
     {"name": "alpha", "classes": [0, 1, 2, 3, 4, 5], "workers": 3, "stakers": 4,
-     "validators": 2, "miners": 2, "import_policy": "init"},
+     "validators": 2, "miners": 2, "import_policy": "candidate",
+     "byzantine_fraction": 0.34, "attack": "sign_flip"},          # one colluding attacker
     {"name": "beta", "classes": [4, 5, 6, 7, 8, 9], "workers": 3, "stakers": 4,
-     "validators": 2, "miners": 2, "import_policy": "init"},
+     "validators": 2, "miners": 2, "import_policy": "init",
+     "malicious_miner": True},                                    # staker 0 cheats as miner
 ]
 
 
@@ -82,6 +84,19 @@ def test_checkpoints_crossed_chains_each_round(node_run):
         expected = 0 if rec["round"] == 1 else 1             # round r takes round r-1's import
         assert rec["imported"].count(True) == expected, rec
         assert sum(rec["weights"]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_byzantine_behaviour_follows_the_population_plan(node_run):
+    out, _ = node_run
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    for rec in records:
+        if rec["network"] == "alpha":
+            byzantine = [w for w, b in zip(rec["weights"], rec["byzantine"]) if b]
+            assert len(byzantine) == 1 and byzantine[0] < 0.05, rec   # softmax shuts it out
+    cheater = [json.loads(line) for line in (out / "logs" / "beta-staker-0.log").read_text()
+               .splitlines() if '"proposed"' in line]
+    assert all(event["malicious"] for event in cheater)
+    assert all(r["finalized"] for r in records)                # the backups took over
 
 
 def test_final_models_verify_against_the_restarted_chains(node_run):

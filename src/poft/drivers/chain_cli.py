@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+import signal
 import sys
 from pathlib import Path
 
@@ -80,6 +80,8 @@ def chain_up_from_args(args, chain_up) -> None:
     from poft.drivers.keys import load_keystore, read_password
     from poft.experiment.config import load_config
 
+    # A supervisor stops us with SIGTERM: unwind, so chain_up stops the anvils it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     config = load_config(args.config) if args.config else default_config(args.networks or 2)
     if args.networks is not None and args.networks != len(config.networks):
         raise ValueError(f"--networks {args.networks} does not match the config's "
@@ -114,7 +116,3 @@ def cmd_store(args) -> int:
         return 2
     return 0
 
-
-def keystore_password_env(password: str) -> dict:
-    """Environment for child processes that must read keystores."""
-    return {**os.environ, PASSWORD_ENV: password}

@@ -42,6 +42,9 @@ def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bo
                   block_time: float = 1.0) -> dict:
     """Run `config` in node mode; return the summary (also written to disk)."""
     out = Path(out_dir)
+    if (out / "chain").exists() or (out / "deployment.json").exists():
+        raise RunFailed(f"{out} already holds a node-mode run (chain state, deployment.json); "
+                        "pass a fresh --out folder, or delete that one")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(dump_config(config))
     started = time.perf_counter()
