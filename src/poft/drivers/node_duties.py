@@ -11,7 +11,7 @@ and `Duties.step` runs whatever its roles owe in that state:
 | EVALUATE  | validator on the committee: report losses                          |
 | AGGREGATE | the current miner: propose the aggregate                           |
 | ATTEST    | validator on the committee: recompute, attest or reject            |
-| FINAL     | the finalizing miner settles; any staker settles after a grace     |
+| FINAL     | the finalizing miner settles; anyone else after a grace period     |
 | any       | stakers sign final checkpoints for export; relayers relay them     |
 
 Before acting, each duty checks on chain whether it is already done
@@ -35,7 +35,8 @@ from poft.protocol.worker import ByzantineWorker
 
 OPEN_GRACE_S = 1.0      # others let the node that just settled open the next round
 OPEN_STAGGER_S = 0.2    # ... and then go one after another, by participant index
-SETTLE_GRACE_S = 3.0    # others settle when the finalizing miner has not
+SETTLE_GRACE_S = 3.0    # stakers settle when the finalizing miner has not (workers: 2x)
+NOMINATION_WAIT_S = 15.0  # importing workers wait this long for the relayer's nomination
 
 
 class Duties:
@@ -156,6 +157,9 @@ class Duties:
                 self.once(("byz", r), "waiting", round=r, reason="honest updates")
                 return False
         if self.roles.import_mix is not None and self.crosschain.imports_pending(r):
+            if self.waits.over(("nomination", r), NOMINATION_WAIT_S):
+                self.once(("imp-late", r), "import_not_nominated", level="warning", round=r)
+                return True
             self.once(("imp", r), "waiting", round=r, reason="imports to be nominated")
             return False
         return True
@@ -213,10 +217,10 @@ class Duties:
     # --- FINAL ----------------------------------------------------------------------------
     def on_final(self, view) -> bool:
         r = view.round
-        if self.roles.validator is None and self.roles.miner is None:
-            return False
+        staker = self.roles.validator is not None or self.roles.miner is not None
         mine = self.roles.miner is not None and self.reader.checkpoint(r).miner == self.me
-        if not mine and not self.waits.over(("settle", r), SETTLE_GRACE_S):
+        grace = SETTLE_GRACE_S if staker else 2 * SETTLE_GRACE_S
+        if not mine and not self.waits.over(("settle", r), grace):
             return False
         try:
             self.settle(r, mine)

@@ -11,6 +11,7 @@ for that participant, as in-process.
 from __future__ import annotations
 
 import copy
+import gc
 from dataclasses import dataclass, field
 
 import torch
@@ -106,7 +107,20 @@ def build_roles(ident: Identity, config: ExperimentConfig, store) -> NodeRoles:
                             malicious=net.malicious_miner and who.index == 0, seed=seed,
                             timer=timer)
     _wire_crosschain(roles, ident, config)
+    del data, plans
+    _release_dataset_cache()
     return roles
+
+
+def _release_dataset_cache() -> None:
+    """Drop the loader's cached copy of the whole dataset: a node keeps only its own
+    share, and many nodes on one machine would otherwise each hold all of it."""
+    from poft.learning import datasets
+
+    for value in vars(datasets).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+    gc.collect()
 
 
 def _check_same_model(ident: Identity, model: torch.nn.Module) -> None:

@@ -6,7 +6,8 @@
 2. `poft store serve OUT/blobs` (a child): the blob server every node uses;
 3. one `poft node` per participant (workers: `worker`; stakers:
    `validator,miner`, plus `relayer` for each network's first staker when the
-   cross-chain exchange is on), each with its own key and log in OUT/logs/;
+   cross-chain exchange is on), each with its own key and log in OUT/logs/,
+   started a few at a time (loading data is each node's memory peak);
 4. once every node is ready, round 1 is opened on every network; the nodes
    open the later ones themselves, and exit when their network's rounds and
    exports are done;
@@ -29,13 +30,15 @@ from tqdm import tqdm
 from poft.drivers.chain import chain_down
 from poft.drivers.deployment_file import DeploymentFile
 from poft.drivers.node_collect import collect_outputs
+from poft.drivers.node_log import read_events
 from poft.drivers.supervisor import Child, RunFailed, Supervisor, poft_command
 from poft.experiment.config import ExperimentConfig, dump_config
 from poft.ledger import LedgerClient, Phase, RpcBackend
 from poft.ledger.anvil import free_port
 
 KDF_ITERATIONS = 2**14     # throwaway keys of one local run, behind a random password
-READY_TIMEOUT_S = 300.0    # many processes importing torch on few cores take a while
+READY_TIMEOUT_S = 600.0    # many processes importing torch on few cores take a while
+STARTING_AT_ONCE = 4            # nodes loading data at the same time (memory peak)
 
 
 def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
@@ -60,7 +63,6 @@ def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bo
             dep = DeploymentFile.load(deployment)
             store_url = _start_store(sup, out)
             nodes = _start_nodes(sup, dep, config, password_file, store_url)
-            sup.wait_for_event(nodes, "ready", READY_TIMEOUT_S)
             _open_first_rounds(dep)
             _watch(sup, dep, config, nodes, progress, block_time)
             summary = collect_outputs(config, out, dep, nodes, time.perf_counter() - started)
@@ -106,14 +108,30 @@ def node_roles(config: ExperimentConfig, kind: str, plan_index: int) -> str:
 
 def _start_nodes(sup: Supervisor, dep: DeploymentFile, config, password_file: Path,
                  store_url: str) -> list[Child]:
-    nodes = []
-    for name in dep.network_names:
-        for p in dep.participants(name):
-            nodes.append(sup.start(p.name, poft_command(
-                "node", "--deployment", str(dep.path), "--network", name,
-                "--key", str(dep.resolve(p.keystore)), "--password-file", str(password_file),
-                "--roles", node_roles(config, p.kind, p.plan_index),
-                "--store", store_url, "--open-rounds", "after-first")))
+    """Start every participant's node, a few at a time, and wait until all are ready.
+
+    Loading data and model is the memory and CPU peak of a node; starting them in
+    waves keeps that peak to STARTING_AT_ONCE processes instead of all of them."""
+    waiting = [(p.name, poft_command(
+        "node", "--deployment", str(dep.path), "--network", name,
+        "--key", str(dep.resolve(p.keystore)), "--password-file", str(password_file),
+        "--roles", node_roles(config, p.kind, p.plan_index),
+        "--store", store_url, "--open-rounds", "after-first"))
+        for name in dep.network_names for p in dep.participants(name)]
+    nodes: list[Child] = []
+    starting: list[Child] = []
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while waiting or starting:
+        sup.check_alive(nodes, allow_done=False)
+        starting = [c for c in starting if not read_events(c.log_path, "ready")]
+        while waiting and len(starting) < STARTING_AT_ONCE:
+            child = sup.start(*waiting.pop(0))
+            nodes.append(child)
+            starting.append(child)
+        if time.monotonic() > deadline:
+            raise RunFailed(f"{starting[0].name} was not ready within {READY_TIMEOUT_S:.0f}s; "
+                            f"log {starting[0].log_path}:\n{starting[0].tail()}")
+        time.sleep(0.2)
     return nodes
 
 
