@@ -132,6 +132,10 @@ def cmd_run(args) -> int:
         except RunFailed as exc:
             print(f"poft run: node mode failed: {exc}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print("poft run: interrupted; every process the run started was stopped",
+                  file=sys.stderr)
+            return 130
     else:
         summary = run_experiment(config, out, progress=not args.no_progress)
     print(format_summary(summary, out))

@@ -214,6 +214,8 @@ class Node:
                 self.events.warn("store_unavailable", error=str(exc))
             except LedgerError as exc:     # a revert nobody expected: log, re-read, go on
                 self.events.warn("ledger_error", error=str(exc))
+            except ValueError as exc:      # a refused input (CommitmentError: corrupt model)
+                self.events.warn("input_refused", error=str(exc))
             if not acted:
                 self.stop.wait(backoff.next())
         self.events.emit("stopped", reason="signal")

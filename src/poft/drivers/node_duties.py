@@ -19,7 +19,8 @@ Before acting, each duty checks on chain whether it is already done
 `checkpoint_signed`, bridge imports), so a node restarted at any point picks
 up where it was without doing anything twice; in-memory notes only save RPC
 calls. Losing a race (another node advanced, opened or settled first) shows
-up as a revert, which the node logs and moves on from.
+up as a revert, which the node logs and moves on from (it counts as no action,
+so the loop still pauses before the next poll).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class Duties:
             self.ledger.advance()
         except ContractRevert as exc:       # another node advanced first
             self.events.emit("advance_lost", level="debug", round=view.round, reason=exc.reason)
-            return True
+            return False
         after = self.reader.round_state()
         self.events.emit("advanced", round=view.round, phase=view.phase.name,
                          now=after.phase.name, deadline=view.deadline, block=view.block_number)
@@ -114,9 +115,9 @@ class Duties:
             return False
         try:
             opened = self.ledger.open_round()
-        except ContractRevert as exc:
+        except ContractRevert as exc:       # another node opened it first
             self.events.emit("open_lost", level="debug", round=r + 1, reason=exc.reason)
-            return True
+            return False
         committee = self.committee(opened)
         self.events.emit("opened", round=opened, validators=committee.validators,
                          miners=committee.miners)
@@ -226,6 +227,7 @@ class Duties:
             self.settle(r, mine)
         except ContractRevert as exc:      # settled by someone else meanwhile
             self.events.emit("settle_lost", level="debug", round=r, reason=exc.reason)
+            return False
         return True
 
     def settle(self, r: int, mine: bool) -> None:

@@ -20,8 +20,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
 import time
 from pathlib import Path
 
@@ -52,7 +54,7 @@ def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bo
     (out / "config.toml").write_text(dump_config(config))
     started = time.perf_counter()
     deployment = out / "deployment.json"
-    with Supervisor(out / "logs") as sup:
+    with _stopped_cleanly(), Supervisor(out / "logs") as sup:
         try:
             password_file = _password_file(out)
             sup.run_to_end("chain-up", poft_command(
@@ -71,6 +73,21 @@ def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bo
             if deployment.is_file():
                 chain_down(deployment, log=lambda *_: None)
     return summary
+
+
+@contextlib.contextmanager
+def _stopped_cleanly():
+    """SIGTERM and SIGINT unwind the run (so `finally` stops every child) instead of
+    killing the supervisor and orphaning its nodes and chains."""
+    def unwind(signum, _frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    previous = {s: signal.signal(s, unwind) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _password_file(out: Path) -> Path:
