@@ -37,7 +37,7 @@ from poft.protocol.worker import ByzantineWorker
 OPEN_GRACE_S = 1.0      # others let the node that just settled open the next round
 OPEN_STAGGER_S = 0.2    # ... and then go one after another, by participant index
 SETTLE_GRACE_S = 3.0    # stakers settle when the finalizing miner has not (workers: 2x)
-NOMINATION_WAIT_S = 15.0  # importing workers wait this long for the relayer's nomination
+NOMINATION_WAIT_S = 15.0  # workers wait this long for the relayer to nominate imports
 
 
 class Duties:
@@ -151,13 +151,15 @@ class Duties:
         return True
 
     def inputs_ready(self, r: int, worker) -> bool:
-        """Colluders wait for the honest updates; importers for the round's imports."""
+        """Colluders wait for the honest updates; every worker of a target network waits
+        (bounded) until the round's imports are candidates: the last submission closes
+        TRAIN, and with `init`/`merge` the import is also where training starts."""
         if isinstance(worker, ByzantineWorker):
             owners = {c.owner for c in self.reader.candidates(r)}
             if not self.roles.honest <= owners:
                 self.once(("byz", r), "waiting", round=r, reason="honest updates")
                 return False
-        if self.roles.import_mix is not None and self.crosschain.imports_pending(r):
+        if self.crosschain.imports_pending(r):
             if self.waits.over(("nomination", r), NOMINATION_WAIT_S):
                 self.once(("imp-late", r), "import_not_nominated", level="warning", round=r)
                 return True
@@ -204,7 +206,11 @@ class Duties:
         if self.voted_on_chain(r, attempt):
             self.done.add(("voted", r, attempt))
             return False
-        ok = validator.review(r)
+        try:
+            ok = validator.review(r)
+        except ContractRevert as exc:      # the other votes decided the attempt first
+            self.events.emit("vote_lost", level="debug", round=r, reason=exc.reason)
+            return False
         self.done.add(("voted", r, attempt))
         self.events.emit("attested" if ok else "rejected", round=r, attempt=attempt)
         return True
