@@ -52,6 +52,7 @@ class Duties:
         self.done: set[tuple] = set()           # notes of duties known to be done
         self.committees: dict[int, object] = {}
         self.just_settled = 0
+        # Blocks before the TRAIN deadline at which a waiting worker submits anyway.
         self.margin = max(2, self.reader.call("train_blocks") // 4)
         self.crosschain = CrossChainDuties(ident, roles, events, self.waits,
                                            import_wait=import_wait)
