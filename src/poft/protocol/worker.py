@@ -104,8 +104,10 @@ class ByzantineWorker(Worker):
         self.cache = CandidateCache()
 
     def act(self, round_id: int) -> bytes:
-        theta, head = self.global_model()
-        honest = self.honest_deltas(round_id, theta, head.fingerprint)
+        # Deltas are taken from where the honest workers started (the global model, or
+        # its blend with a cross-chain import), so the attack mirrors what they did.
+        theta = self.start_model()
+        honest = self.honest_deltas(round_id, theta, self.ledger.global_model().fingerprint)
         params = dict(self.attack_params)
         if self.attack_name == "scaling":
             params["own_delta"] = self.local_update(theta) - theta
