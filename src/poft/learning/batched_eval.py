@@ -9,8 +9,18 @@ dimension and the model runs once for all of them with
 convolutions into one wide (grouped) convolution per layer.
 
 A candidate with NaN/Inf parameters simply gets a non-finite loss; the others
-are unaffected (vmap keeps the candidates independent). Candidates are
-processed in chunks sized to a memory budget for the activations.
+are unaffected (vmap keeps the candidates independent).
+
+How much runs at once matters more than the vectorisation itself on a CPU: the
+activations of (candidates x samples) must stay cache-sized, or every
+element-wise layer becomes a trip to main memory. So each pass holds at most
+``max_activations`` floats of layer outputs: all candidates (or as many as fit
+with at least ``MIN_SAMPLES_PER_PASS`` samples) and as many samples as then fit.
+Measured on a 2-core CPU (``bench/batched_eval.py``), this is about as fast as
+a loop over the candidates with a well-sized batch, not faster: PyTorch's vmap
+rule turns the convolutions into wide/grouped ones that oneDNN runs less
+efficiently, which eats what the vectorisation saves. It pays off where
+per-call overhead dominates (small models, accelerators).
 """
 
 from __future__ import annotations
@@ -25,13 +35,17 @@ from torch.func import functional_call, vmap
 from .datasets import ArrayDataset
 from .params import check_compatible
 
-__all__ = ["batched_losses", "batched_accuracies", "batched_metrics", "stack_states"]
+__all__ = ["batched_losses", "batched_accuracies", "batched_metrics", "stack_states", "pass_shape"]
 
 State = Mapping[str, torch.Tensor]
 
-# Activations of one chunk (candidates x samples x floats per sample) stay under
-# this many float32 values (~256 MiB), which keeps a 2-core laptop from swapping.
-DEFAULT_MAX_ACTIVATIONS = 64 * 1024 * 1024
+# Layer outputs of one pass (candidates x samples x floats per sample) stay under
+# this many float32 values (32 MiB, about the L3 cache of the 2-core CPU this was
+# tuned on): passes of hundreds of MiB ran 2-4x slower there.
+DEFAULT_MAX_ACTIVATIONS = 8 * 1024 * 1024
+# Fewer samples than this per pass and per-call overhead (and oneDNN's poor
+# efficiency on tiny batches) dominate: then the candidates are split into chunks.
+MIN_SAMPLES_PER_PASS = 32
 
 
 def stack_states(states: Sequence[State] | Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
@@ -74,25 +88,25 @@ def batched_metrics(
     model: nn.Module,
     states: Sequence[State] | Mapping[str, torch.Tensor],
     dataset: ArrayDataset,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     max_activations: int = DEFAULT_MAX_ACTIVATIONS,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy and accuracy of each candidate: two float64 tensors of shape ``(n,)``."""
     if len(dataset) == 0:
         raise ValueError("cannot evaluate candidates on an empty dataset")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 (or None for automatic), got {batch_size}")
     stacked = stack_states(states, model)
     n = next(iter(stacked.values())).shape[0]
     losses, accuracies = [], []
     was_training = model.training
     model.eval()  # dropout off, batch norm on running stats: scoring, not training
     try:
-        chunk = _candidates_per_chunk(model, dataset, batch_size, max_activations, n)
+        chunk, samples = pass_shape(model, dataset, n, batch_size, max_activations)
         with torch.inference_mode():
             for start in range(0, n, chunk):
                 part = {key: t[start : start + chunk] for key, t in stacked.items()}
-                chunk_loss, chunk_acc = _score_chunk(model, part, dataset, batch_size)
+                chunk_loss, chunk_acc = _score_chunk(model, part, dataset, samples)
                 losses.append(chunk_loss)
                 accuracies.append(chunk_acc)
     finally:
@@ -104,7 +118,7 @@ def batched_losses(
     model: nn.Module,
     states: Sequence[State] | Mapping[str, torch.Tensor],
     dataset: ArrayDataset,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     max_activations: int = DEFAULT_MAX_ACTIVATIONS,
 ) -> torch.Tensor:
     """Mean cross-entropy of each candidate on ``dataset``: float64 tensor ``(n,)``.
@@ -119,7 +133,7 @@ def batched_accuracies(
     model: nn.Module,
     states: Sequence[State] | Mapping[str, torch.Tensor],
     dataset: ArrayDataset,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     max_activations: int = DEFAULT_MAX_ACTIVATIONS,
 ) -> torch.Tensor:
     """Accuracy of each candidate on ``dataset``: float64 tensor ``(n,)``."""
@@ -147,11 +161,23 @@ def _score_chunk(model: nn.Module, stacked: dict, dataset: ArrayDataset, batch_s
     return loss_sum / len(dataset), correct / len(dataset)
 
 
-def _candidates_per_chunk(model, dataset, batch_size, max_activations, n) -> int:
-    """How many candidates to run at once so activations stay under ``max_activations``."""
+def pass_shape(
+    model: nn.Module,
+    dataset: ArrayDataset,
+    n: int,
+    batch_size: int | None = None,
+    max_activations: int = DEFAULT_MAX_ACTIVATIONS,
+) -> tuple[int, int]:
+    """(candidates, samples) per pass so that their activations fit ``max_activations``.
+
+    ``batch_size`` caps the samples per pass (None: up to the whole dataset).
+    """
     per_sample = _activations_per_sample(model, dataset.x[:1])
-    per_candidate = per_sample * min(batch_size, len(dataset))
-    return max(1, min(n, max_activations // max(per_candidate, 1)))
+    pairs = max(1, max_activations // per_sample)  # candidate-sample pairs per pass
+    cap = len(dataset) if batch_size is None else min(batch_size, len(dataset))
+    candidates = max(1, min(n, pairs // min(MIN_SAMPLES_PER_PASS, cap)))
+    samples = max(1, min(cap, pairs // candidates))
+    return candidates, samples
 
 
 def _activations_per_sample(model: nn.Module, sample: torch.Tensor) -> int:

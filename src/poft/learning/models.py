@@ -7,6 +7,8 @@ exactly its parameters, which is what the chain commits to):
 * ``mlp`` -- one hidden ReLU layer (``hidden=128``).
 * ``cnn`` -- two 3x3 conv layers (``channels=(16, 32)``), each followed by ReLU
   and 2x2 max pooling, then a linear classifier; needs image input (C, H, W).
+  Its pooling is :class:`MaxPool2x2`, the same function as ``nn.MaxPool2d(2)``
+  written with element-wise maxima, which is about 10x faster on a CPU.
 
 Initialisation uses PyTorch's default schemes and the global RNG, so
 ``torch.manual_seed(s)`` before :func:`build_model` gives identical models.
@@ -20,9 +22,11 @@ import inspect
 import math
 from typing import Callable, Sequence
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MODELS", "build_model", "logreg", "mlp", "cnn"]
+__all__ = ["MODELS", "build_model", "logreg", "mlp", "cnn", "MaxPool2x2"]
 
 
 def logreg(input_shape: Sequence[int], num_classes: int) -> nn.Module:
@@ -40,6 +44,29 @@ def mlp(input_shape: Sequence[int], num_classes: int, hidden: int = 128) -> nn.M
         nn.ReLU(),
         nn.Linear(hidden, num_classes),
     )
+
+
+class MaxPool2x2(nn.Module):
+    """2x2 max pooling with stride 2: the same values as ``nn.MaxPool2d(2)``.
+
+    Why not just ``nn.MaxPool2d``: for evaluation, PyTorch's CPU kernel for NCHW
+    tensors (which also computes argmax indices) took ~70% of a small CNN's
+    forward pass, 10-15x slower than two element-wise maxima over views. When
+    gradients are needed (training) the stock kernel is used: its backward is
+    faster at training batch sizes and its tie-breaking is the familiar one.
+    No parameters, so the state dict is unchanged; odd trailing rows/columns are
+    dropped, as MaxPool2d does.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            return F.max_pool2d(x, 2)
+        height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :height, :width]
+        rows = x.unflatten(-2, (height // 2, 2))  # (..., H/2, 2, W)
+        x = torch.maximum(rows[..., 0, :], rows[..., 1, :])
+        cols = x.unflatten(-1, (width // 2, 2))  # (..., H/2, W/2, 2)
+        return torch.maximum(cols[..., 0], cols[..., 1])
 
 
 def cnn(input_shape: Sequence[int], num_classes: int, channels: Sequence[int] = (16, 32)) -> nn.Module:
@@ -60,7 +87,7 @@ def cnn(input_shape: Sequence[int], num_classes: int, channels: Sequence[int] = 
         layers += [
             nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
             nn.ReLU(),
-            nn.MaxPool2d(2),
+            MaxPool2x2(),
         ]
         in_channels, height, width = out_channels, height // 2, width // 2
     layers += [nn.Flatten(), nn.Linear(in_channels * height * width, num_classes)]
