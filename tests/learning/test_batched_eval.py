@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from poft.learning.batched_eval import batched_accuracies, batched_losses, batched_metrics, stack_states
+from poft.learning.batched_eval import batched_accuracies, batched_losses, batched_metrics, pass_shape, stack_states
+from poft.learning.batched_eval import activations_per_sample
 from poft.learning.datasets import load_dataset
 from poft.learning.models import build_model
 from poft.learning.training import evaluate
@@ -46,11 +47,16 @@ def test_batched_losses_equal_the_per_model_loop(name, digits_test):
 
 
 def test_chunking_and_stacked_input_give_the_same_answer(digits_test):
+    data = digits_test.subset(range(60))
     states = candidates("cnn", (1, 8, 8), 7)
     model = build_model("cnn", (1, 8, 8), 10)
-    whole = batched_losses(model, states, digits_test)
-    one_at_a_time = batched_losses(model, states, digits_test, batch_size=50, max_activations=1)
-    stacked = batched_losses(model, stack_states(states, model), digits_test)
+    whole = batched_losses(model, states, data)
+    assert pass_shape(model, data, 7) == (7, 60)  # small: one pass for everything
+    per_sample = activations_per_sample(model, data.x[:1])
+    budget = 25 * per_sample  # room for 25 candidate-sample pairs: one candidate, 25 samples
+    assert pass_shape(model, data, 7, max_activations=budget) == (1, 25)
+    one_at_a_time = batched_losses(model, states, data, max_activations=budget)
+    stacked = batched_losses(model, stack_states(states, model), data)
     torch.testing.assert_close(one_at_a_time, whole, atol=1e-6, rtol=0)
     torch.testing.assert_close(stacked, whole, atol=0, rtol=0)
 

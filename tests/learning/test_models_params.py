@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from poft.learning.models import build_model
+from poft.learning.models import MaxPool2x2, build_model
 from poft.learning.params import (
     check_compatible,
     check_finite,
@@ -28,6 +28,23 @@ def test_models_map_a_batch_to_logits(name, shape, params):
     model = build_model(name, shape, 10)
     assert model(torch.zeros(5, *shape)).shape == (5, 10)
     assert num_params(model) == params
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 28, 28), (2, 3, 7, 9), (1, 2, 2, 3)])
+def test_fast_pooling_equals_max_pool2d_in_values_and_gradients(shape):
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    x[0, 0, 0, 0] = float("nan")  # NaN must propagate the same way
+    expected = torch.nn.functional.max_pool2d(x, 2)
+    with torch.no_grad():
+        got = MaxPool2x2()(x)
+    assert got.shape == expected.shape
+    assert torch.equal(got.nan_to_num(7.0), expected.nan_to_num(7.0))
+    # with gradients (training) it is the stock kernel: same gradient routing
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    MaxPool2x2()(a).nansum().backward()
+    torch.nn.functional.max_pool2d(b, 2).nansum().backward()
+    assert torch.equal(a.grad, b.grad)
 
 
 def test_init_is_deterministic_under_manual_seed():

@@ -35,7 +35,7 @@ from torch.func import functional_call, vmap
 from .datasets import ArrayDataset
 from .params import check_compatible
 
-__all__ = ["batched_losses", "batched_accuracies", "batched_metrics", "stack_states", "pass_shape"]
+__all__ = ["batched_losses", "batched_accuracies", "batched_metrics", "stack_states", "pass_shape", "activations_per_sample"]
 
 State = Mapping[str, torch.Tensor]
 
@@ -172,7 +172,7 @@ def pass_shape(
 
     ``batch_size`` caps the samples per pass (None: up to the whole dataset).
     """
-    per_sample = _activations_per_sample(model, dataset.x[:1])
+    per_sample = activations_per_sample(model, dataset.x[:1])
     pairs = max(1, max_activations // per_sample)  # candidate-sample pairs per pass
     cap = len(dataset) if batch_size is None else min(batch_size, len(dataset))
     candidates = max(1, min(n, pairs // min(MIN_SAMPLES_PER_PASS, cap)))
@@ -180,7 +180,7 @@ def pass_shape(
     return candidates, samples
 
 
-def _activations_per_sample(model: nn.Module, sample: torch.Tensor) -> int:
+def activations_per_sample(model: nn.Module, sample: torch.Tensor) -> int:
     """Floats produced by all leaf modules for one sample (a bound on live activations)."""
     total = 0
 
