@@ -11,6 +11,8 @@ STAMP       := $(VENV)/.poft-installed
 FMNIST_DIR  := /usr/share/datasets/fashion-mnist
 ANVIL       := node_modules/.bin/anvil
 PYTEST_ARGS ?=
+# Idle OpenMP threads sleep instead of spinning (spinning slows torch badly on 2 busy cores).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup venv data anvil test demo bench clean
 

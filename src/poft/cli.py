@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+# Idle OpenMP threads must sleep, not spin: spinning made training up to 20x slower on
+# a busy 2-core machine. Set before torch is first imported (the commands import it).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 EXAMPLES = """examples:
   poft run examples/quickstart.toml                 # one network, 10 workers, Byzantine attack
