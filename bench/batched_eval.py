@@ -27,9 +27,13 @@ import argparse
 import os
 import time
 
-import torch
+# Before torch loads OpenMP: sleeping (not spinning) idle threads keep timings
+# sane when other processes share the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from poft.learning.batched_eval import batched_losses, pass_shape, stack_states
+import torch  # noqa: E402  (after the OpenMP setting)
+
+from poft.learning.batched_eval import batched_losses, pass_shape, stack_states  # noqa: E402
 from poft.learning.datasets import ArrayDataset, load_dataset
 from poft.learning.models import MaxPool2x2, build_model
 from poft.learning.training import EVAL_BATCH_SIZE, evaluate

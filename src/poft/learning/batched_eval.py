@@ -1,4 +1,4 @@
-"""Losses of many candidate models on one dataset, in one vectorised pass.
+"""Losses of many candidate models on one dataset, in vectorised passes.
 
 A validator scores every candidate of a round (worker updates, imported
 cross-chain models) on its local data. The candidates share one architecture
@@ -35,7 +35,14 @@ from torch.func import functional_call, vmap
 from .datasets import ArrayDataset
 from .params import check_compatible
 
-__all__ = ["batched_losses", "batched_accuracies", "batched_metrics", "stack_states", "pass_shape", "activations_per_sample"]
+__all__ = [
+    "batched_losses",
+    "batched_accuracies",
+    "batched_metrics",
+    "stack_states",
+    "pass_shape",
+    "activations_per_sample",
+]
 
 State = Mapping[str, torch.Tensor]
 
@@ -191,10 +198,13 @@ def activations_per_sample(model: nn.Module, sample: torch.Tensor) -> int:
 
     leaves = [m for m in model.modules() if not list(m.children())]
     handles = [m.register_forward_hook(count) for m in leaves]
+    was_training = model.training
+    model.eval()  # a probe must not move batch-norm statistics
     try:
         with torch.inference_mode():
             model(sample)
     finally:
+        model.train(was_training)
         for handle in handles:
             handle.remove()
     return max(total, 1)
