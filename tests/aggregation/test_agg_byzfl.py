@@ -21,9 +21,6 @@ tolerances. Parameter mapping, read from ByzFL 0.0.11's source:
   calls, so setting it is its own mechanism).
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -34,28 +31,16 @@ from poft.aggregation.krum import krum, multi_krum
 from poft.aggregation.mean import mean
 from poft.aggregation.median import median
 from poft.aggregation.trimmed_mean import trimmed_mean
+from byzfl_loader import load as load_byzfl  # tests/ is on pytest's pythonpath
 
 SEEDS = [0, 1, 2, 3, 4]
 SIZES = [10, 11, 13, 15]
 D = 50
 
 
-def _load_helper():
-    # the shared loader next to this file, by path: tests run in pytest's
-    # importlib mode (no test folder on sys.path) and there is no conftest.py
-    path = Path(__file__).resolve().parent / "_byzfl.py"
-    name = "_poft_tests_byzfl_loader"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def byz():
-    return _load_helper().load("aggregators.aggregators")
+    return load_byzfl("aggregators.aggregators")
 
 
 def matrix(seed, n):

@@ -13,9 +13,6 @@ Parameter mapping (from ByzFL 0.0.11's source):
   to the float32 vs float64 arithmetic). The global RNG is restored after.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,24 +21,12 @@ from poft.attacks.alie import alie
 from poft.attacks.gaussian import gaussian
 from poft.attacks.ipm import ipm
 from poft.attacks.sign_flip import sign_flip
-
-
-def _load_helper():
-    # the shared loader tests/aggregation/_byzfl.py, by path: tests run in
-    # pytest's importlib mode and there is no conftest.py
-    path = Path(__file__).resolve().parents[1] / "aggregation" / "_byzfl.py"
-    name = "_poft_tests_byzfl_loader"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+from byzfl_loader import load as load_byzfl  # tests/ is on pytest's pythonpath
 
 
 @pytest.fixture(scope="module")
 def byz():
-    return _load_helper().load("attacks.attacks")
+    return load_byzfl("attacks.attacks")
 
 
 CASES = [(s, h) for s in range(4) for h in (8, 12)]
