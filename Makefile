@@ -58,7 +58,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(VENV)/bin/poft run examples/quickstart.toml --out runs/quickstart
+	$(VENV)/bin/poft run examples/two-networks.toml --out runs/two-networks
 
 # Each benchmark prints its figures as ratios measured in the same run.
 bench: setup
