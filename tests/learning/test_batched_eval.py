@@ -12,15 +12,6 @@ from poft.learning.models import build_model
 from poft.learning.training import evaluate
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # small models gain nothing from threads; on a busy machine they only wait (restored after)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits_test():
     return load_dataset("digits", "test", seed=0)

@@ -9,16 +9,6 @@ from poft.learning.params import flatten
 from poft.learning.training import evaluate, local_train, make_generator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models gain nothing from threads, and on a busy machine OpenMP threads
-    # waiting for each other made these tests 10x slower; restored afterwards
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits():
     return load_dataset("digits", "train", seed=0), load_dataset("digits", "test", seed=0)
