@@ -160,3 +160,51 @@ def test_main_reports_a_bad_config_in_one_line_and_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("poft bench robustness: error:") and "grid.aggregatorz" in err
     assert len(err.splitlines()) == 1
+
+
+SLICEABLE = """
+    aggregators = ["softmax", "mean"]
+    attacks = ["none", "sign_flip", "alie"]
+    byzantine_fractions = [0.0, 0.1, 0.3]
+    partitions = ["iid", "dirichlet:0.5"]
+    seeds = [0, 1]
+"""
+
+
+def test_a_slice_keeps_only_the_listed_values_and_slices_add_up(tmp_path):
+    _, grid = load_robustness_config(write_config(tmp_path, SLICEABLE))
+    part = robustness.slice_grid(grid, byzantine_fractions=[0.3, 0.0], seeds=[1],
+                                 partitions=None)
+    assert part.byzantine_fractions == [0.0, 0.3]          # the config's order
+    assert {(c.attack, c.byzantine_fraction, c.seed) for c in part.cells()} == \
+        {("none", 0.0, 1), ("sign_flip", 0.3, 1), ("alie", 0.3, 1)}
+    rest = robustness.slice_grid(grid, byzantine_fractions=[0.1])
+    other_seed = robustness.slice_grid(grid, byzantine_fractions=[0.0, 0.3], seeds=[0])
+    union = set(part.cells()) | set(rest.cells()) | set(other_seed.cells())
+    assert union == set(grid.cells())
+
+
+@pytest.mark.parametrize("keep, fragments", [
+    ({"byzantine_fractions": [0.25]}, ["byzantine_fractions", "0.25 not in", "0.1"]),
+    ({"aggregators": ["krum"]}, ["aggregators", "krum not in"]),
+    ({"attacks": ["none"], "byzantine_fractions": [0.3]}, ["no cell"]),
+])
+def test_a_bad_slice_is_a_clear_error(tmp_path, keep, fragments):
+    _, grid = load_robustness_config(write_config(tmp_path, SLICEABLE))
+    with pytest.raises(ConfigError) as error:
+        robustness.slice_grid(grid, **keep)
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_main_runs_a_slice_from_the_command_line(tmp_path, counted):
+    config = write_config(tmp_path, SLICEABLE, rounds=1)
+    out = tmp_path / "out"
+    assert robustness.main([str(config), "--out", str(out), "--no-progress",
+                            "--aggregators", "mean", "--attacks", "sign_flip",
+                            "--fractions", "0.1", "--partitions", "iid", "--seeds", "0"]) == 0
+    assert [(r["aggregator"], r["attack"], r["byzantine_fraction"], r["partition"], r["seed"])
+            for r in rows_of(out)] == [("mean", "sign_flip", "0.1", "iid", "0")]
+    assert len(counted) == 1
+    with pytest.raises(SystemExit):
+        robustness.main([str(config), "--fractions", "zero"])

@@ -31,6 +31,11 @@ and per (byzantine_fraction, partition); seeds are averaged first),
 ``base.toml`` (the resolved base config: a resumed run refuses to mix cells of
 a different base). ``--jobs N`` runs N cells side by side, each in its own
 process with one torch thread.
+
+A *slice* runs part of a config's grid into the same folder: ``--fractions 0,0.3
+--partitions iid,dirichlet:0.1 --seeds 0`` keeps only those values (each must be
+one the config lists), so slices of the reference grid add up to the full grid
+and never run a cell twice.
 """
 
 from __future__ import annotations
@@ -184,6 +189,35 @@ def cell_config(base: ExperimentConfig, grid: GridSection, cell: Cell) -> Experi
                                experiment=experiment)
 
 
+SLICE_AXES = ("aggregators", "attacks", "byzantine_fractions", "partitions", "seeds")
+
+
+def slice_grid(grid: GridSection, **keep: list | None) -> GridSection:
+    """The grid restricted to the listed values of some axes (``None`` keeps an axis).
+
+    Every kept value must be one the grid lists: a slice is part of *this* grid,
+    so its cells are comparable with the rest and resume into the same CSV.
+    """
+    unknown = set(keep) - set(SLICE_AXES)
+    if unknown:
+        raise ValueError(f"cannot slice by {sorted(unknown)}; axes: {', '.join(SLICE_AXES)}")
+    changes = {}
+    for axis, values in keep.items():
+        if values is None:
+            continue
+        listed = getattr(grid, axis)
+        missing = [v for v in values if v not in listed]
+        if missing:
+            raise ConfigError(f"slice {axis}: {', '.join(map(str, missing))} not in the "
+                              f"config's grid.{axis} {listed}; a slice picks from those")
+        changes[axis] = [v for v in listed if v in values]     # the config's order
+    sliced = dataclasses.replace(grid, **changes)
+    if not sliced.cells():
+        raise ConfigError("the slice has no cell: 'none' runs only at byzantine fraction 0 "
+                          "and the other attacks only at fractions > 0")
+    return sliced
+
+
 # ---------------------------------------------------------------- the CSV
 
 def read_rows(csv_path: Path) -> list[dict]:
@@ -241,14 +275,16 @@ def check_same_base(out: Path, base: ExperimentConfig) -> None:
 # ---------------------------------------------------------------- summary
 
 def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bool = True,
-                   jobs: int = 1) -> list[dict]:
+                   jobs: int = 1, keep: dict | None = None) -> list[dict]:
     """Run the grid's missing cells, then write the summary and plots.
 
     ``jobs > 1`` runs that many cells side by side in separate processes (each
     with one torch thread); rows are appended in the order cells finish.
+    ``keep`` slices the grid (see `slice_grid`); the summary then covers the slice.
     Returns the CSV rows of the grid's cells (finished earlier or now).
     """
     base, grid = load_robustness_config(config_path)
+    grid = slice_grid(grid, **(keep or {}))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     check_same_base(out, base)
@@ -299,6 +335,20 @@ def _finished_rows(todo: list[tuple[Cell, ExperimentConfig]], jobs: int):
             yield future.result()
 
 
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _numbers(kind):
+    def parse(text: str) -> list:
+        try:
+            return [kind(part) for part in _names(text)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a comma-separated list of {kind.__name__} values") from None
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     """``poft bench robustness CONFIG [--out DIR] [--jobs N] [--no-progress]``;
     returns the exit status (0, or 2 with one error line on a bad config)."""
@@ -314,15 +364,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="cells run side by side in separate processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    slicing = parser.add_argument_group(
+        "slice", "run only part of the config's grid (comma-separated values, each one the "
+                 "config lists); slices share the folder and add up to the whole grid")
+    slicing.add_argument("--aggregators", type=_names, metavar="A,B")
+    slicing.add_argument("--attacks", type=_names, metavar="A,B",
+                         help="'none' is the clean baseline (fraction 0)")
+    slicing.add_argument("--fractions", type=_numbers(float), metavar="F,G",
+                         help="Byzantine fractions, e.g. 0,0.3")
+    slicing.add_argument("--partitions", type=_names, metavar="P,Q",
+                         help="e.g. iid,dirichlet:0.1")
+    slicing.add_argument("--seeds", type=_numbers(int), metavar="S,T")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    keep = {"aggregators": args.aggregators, "attacks": args.attacks,
+            "byzantine_fractions": args.fractions, "partitions": args.partitions,
+            "seeds": args.seeds}
     try:
         out = args.out
         if out is None:
             base, _ = load_robustness_config(args.config)
             out = Path("runs") / f"robustness-{base.experiment.name}"
-        run_robustness(args.config, out, progress=not args.no_progress, jobs=args.jobs)
+        run_robustness(args.config, out, progress=not args.no_progress, jobs=args.jobs,
+                       keep=keep)
     except (ValueError, FileNotFoundError) as exc:   # ConfigError is a ValueError
         print(f"poft bench robustness: error: {exc}", file=sys.stderr)
         return 2
@@ -331,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["GridSection", "Cell", "load_robustness_config", "parse_robustness_config",
-           "cell_config", "run_robustness", "main"]
+           "slice_grid", "cell_config", "run_robustness", "main"]
 
 
 if __name__ == "__main__":
