@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 # Before torch loads OpenMP: sleeping (not spinning) idle threads keep timings
 # sane when other processes share the cores.
@@ -36,7 +38,10 @@ import torch  # noqa: E402  (after the OpenMP setting)
 from poft.learning.batched_eval import batched_losses, pass_shape, stack_states  # noqa: E402
 from poft.learning.datasets import ArrayDataset, load_dataset
 from poft.learning.models import MaxPool2x2, build_model
-from poft.learning.training import EVAL_BATCH_SIZE, evaluate
+from poft.learning.training import EVAL_BATCH_SIZE, evaluate  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, at_least, context  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -87,7 +92,7 @@ def best_times(contenders: dict, repeat: int) -> tuple[dict[str, float], dict[st
     return times, results
 
 
-def run_case(title: str, data: ArrayDataset, states, repeat: int) -> float:
+def run_case(title: str, data: ArrayDataset, states, repeat: int, show: bool = True) -> float:
     model = build_model("cnn", data.input_shape, 10)
     stock = first_cut_cnn(data.input_shape)
     stacked = stack_states(states, model)
@@ -101,13 +106,31 @@ def run_case(title: str, data: ArrayDataset, states, repeat: int) -> float:
     values = list(results.values())
     gap = max(float((v - values[0]).abs().max()) for v in values[1:])
     loop_time, batched_time = list(times.values())[0], list(times.values())[-1]
-    print(f"\n{title}: {len(states)} CNN candidates x {len(data)} images (max |loss difference| {gap:.1e})")
-    for name, seconds in times.items():
-        print(f"  {name:<48} {seconds * 1000:9.1f} ms")
+    if gap > 1e-4:
+        raise AssertionError(f"{title}: batched and looped losses differ by {gap:.1e}")
     ratio = loop_time / batched_time
-    print(f"  speed-up batched vs loop: {ratio:.2f}x "
-          f"(vs the first-cut loop: {list(times.values())[1] / batched_time:.2f}x)")
+    if show:
+        print(f"\n{title}: {len(states)} CNN candidates x {len(data)} images "
+              f"(max |loss difference| {gap:.1e})")
+        for name, seconds in times.items():
+            print(f"  {name:<48} {seconds * 1000:9.1f} ms")
+        print(f"  speed-up batched vs loop: {ratio:.2f}x "
+              f"(vs the first-cut loop: {list(times.values())[1] / batched_time:.2f}x)")
     return ratio
+
+
+def figures(quick: bool = False) -> list[Figure]:
+    torch.set_num_threads(2)
+    test = load_dataset("fashion_mnist", "test")
+    states = make_candidates(10 if quick else 20, test.input_shape)
+    samples = 500 if quick else 2000
+    ratio = run_case("bench case", test.subset(range(samples)), states, 2 if quick else 5,
+                     show=False)
+    small = run_case("validator-sized", test.subset(range(200)), states, 2 if quick else 5,
+                     show=False)
+    return [at_least("batched_eval_speedup", ratio, 3.0, "x",
+                     f"vmap over {len(states)} CNN candidates vs a loop, {samples} images"),
+            context("batched_eval_speedup_200", small, "x", "the same on 200 images")]
 
 
 def main() -> int:

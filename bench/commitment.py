@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, at_least, context  # noqa: E402
 
 from poft.commitment import DEFAULT_CHUNK_SIZE, canonical_bytes, commit_bytes, merkle_root
 
@@ -47,6 +52,31 @@ def best_of(repeat: int, fn, *args) -> float:
     return min(times)
 
 
+def measure(params: int, repeat: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict:
+    """Best-of-``repeat`` seconds of serialisation, raw SHA-256, Merkle root and commit."""
+    state = make_state(params)
+    t_canon = best_of(repeat, canonical_bytes, state)
+    blob = canonical_bytes(state)
+    # Interleave the two measurements so that CPU frequency drift hits both alike.
+    t_raw, t_merkle = float("inf"), float("inf")
+    for _ in range(repeat):
+        t_raw = min(t_raw, best_of(1, lambda: hashlib.sha256(blob).digest()))
+        t_merkle = min(t_merkle, best_of(1, merkle_root, blob, chunk_size))
+    t_commit = best_of(repeat, commit_bytes, blob)
+    return {"params": sum(t.numel() for t in state.values()), "bytes": len(blob),
+            "canonical_s": t_canon, "raw_s": t_raw, "merkle_s": t_merkle, "commit_s": t_commit}
+
+
+def figures(quick: bool = False) -> list[Figure]:
+    r = measure(1_000_000 if quick else 10_000_000, 3 if quick else 7)
+    mb = r["bytes"] / 1e6
+    return [at_least("commitment_vs_sha256", r["raw_s"] / r["merkle_s"], 0.7, "x",
+                     f"Merkle root {mb / r['merkle_s']:.0f} MB/s vs hashlib.sha256 "
+                     f"{mb / r['raw_s']:.0f} MB/s on {r['params'] / 1e6:.0f}M params"),
+            context("commitment_serialise_mb_s", mb / r["canonical_s"], "MB/s",
+                    "canonical safetensors bytes of a state dict")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=int, default=10_000_000)
@@ -54,20 +84,10 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
     args = parser.parse_args()
 
-    state = make_state(args.params)
-    t_canon = best_of(args.repeat, canonical_bytes, state)
-    blob = canonical_bytes(state)
-    mb = len(blob) / 1e6
-
-    # Interleave the two measurements so that CPU frequency drift hits both alike.
-    t_raw, t_merkle = float("inf"), float("inf")
-    for _ in range(args.repeat):
-        t_raw = min(t_raw, best_of(1, lambda: hashlib.sha256(blob).digest()))
-        t_merkle = min(t_merkle, best_of(1, merkle_root, blob, args.chunk_size))
-    t_commit = best_of(args.repeat, commit_bytes, blob)
-
-    n = sum(t.numel() for t in state.values())
-    print(f"model: {n:,} parameters, {len(blob):,} canonical bytes; chunk size {args.chunk_size:,} B; best of {args.repeat}")
+    r = measure(args.params, args.repeat, args.chunk_size)
+    n, mb = r["params"], r["bytes"] / 1e6
+    t_canon, t_raw, t_merkle, t_commit = r["canonical_s"], r["raw_s"], r["merkle_s"], r["commit_s"]
+    print(f"model: {n:,} parameters, {r['bytes']:,} canonical bytes; chunk size {args.chunk_size:,} B; best of {args.repeat}")
     print(f"canonical_bytes(state):     {t_canon * 1e3:8.1f} ms  {mb / t_canon:8.0f} MB/s")
     print(f"hashlib.sha256(blob) (raw): {t_raw * 1e3:8.1f} ms  {mb / t_raw:8.0f} MB/s")
     print(f"merkle_root(blob):          {t_merkle * 1e3:8.1f} ms  {mb / t_merkle:8.0f} MB/s")

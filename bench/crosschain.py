@@ -1,0 +1,68 @@
+"""Cross-chain exchange overhead: the time PoFT's exchange takes (stakers sign
+the checkpoint, the relayer relays it, the bridge verifies the signatures on
+chain, the receiver fetches and checks the bytes) as a share of the run's time.
+
+    python bench/crosschain.py [--rounds N]
+
+Runs ``examples/two-networks.toml`` (two networks, an exchange after every
+round) with the full protocol on the embedded EVM and reads the exchange's
+timed parts from the run's summary. Goal: <= 2% of the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, at_most, context, table  # noqa: E402
+
+from poft.experiment.config import load_config  # noqa: E402
+from poft.experiment.run import run_experiment  # noqa: E402
+
+CONFIG = "examples/two-networks.toml"
+GOAL_PERCENT = 2.0
+
+
+def measure(rounds: int) -> dict:
+    config = load_config(CONFIG).with_overrides(rounds=rounds)
+    with tempfile.TemporaryDirectory() as out:
+        summary = run_experiment(config, Path(out), progress=False)
+    exchange = summary["crosschain"]
+    total_s = summary["timing"]["total_s"]
+    spent = sum(exchange["breakdown_s"].values())
+    return {"rounds": rounds, "total_s": total_s, "exchange_s": spent,
+            "percent": 100 * spent / total_s, "imports": exchange["imports"],
+            "breakdown_s": exchange["breakdown_s"],
+            "accuracy": {n: s["final_accuracy"] for n, s in summary["networks"].items()}}
+
+
+def figures(quick: bool = False) -> list[Figure]:
+    r = measure(1 if quick else 4)
+    parts = ", ".join(f"{k} {v:.2f} s" for k, v in r["breakdown_s"].items())
+    return [at_most("crosschain_exchange_share", r["percent"], GOAL_PERCENT, "%",
+                    f"{r['imports']} imports in {r['rounds']} rounds of two-networks: {parts}"),
+            context("crosschain_run_s", r["total_s"], "s", "the whole run, both networks")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args(argv)
+    r = measure(args.rounds)
+    print(f"{CONFIG}, {args.rounds} rounds: {r['total_s']:.1f} s, {r['imports']} imports, "
+          f"final accuracy {r['accuracy']}")
+    for part, seconds in r["breakdown_s"].items():
+        print(f"  {part:<16} {seconds:7.2f} s")
+    print(f"exchange: {r['exchange_s']:.2f} s = {r['percent']:.2f}% of the run "
+          f"(goal <= {GOAL_PERCENT}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
