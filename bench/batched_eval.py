@@ -100,7 +100,7 @@ def run_case(title: str, data: ArrayDataset, states, repeat: int, show: bool = T
     contenders = {
         f"loop (evaluate, batch {EVAL_BATCH_SIZE})": lambda: looped_losses(model, states, data, EVAL_BATCH_SIZE),
         "first cut (nn.MaxPool2d, batch 1024)": lambda: looped_losses(stock, states, data, 1024),
-        f"batched (vmap, {candidates} cand. x {samples} samples/pass)": lambda: batched_losses(model, stacked, data),
+        f"batched (vmap, {candidates} cand. x {samples} samples/pass)": lambda: batched_losses(model, stacked, data, strategy="vmap"),
     }
     times, results = best_times(contenders, repeat)
     values = list(results.values())

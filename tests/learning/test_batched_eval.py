@@ -34,15 +34,17 @@ def looped(model_name, shape, states, data):
     return torch.tensor([r[0] for r in results], dtype=torch.float64), torch.tensor([r[1] for r in results], dtype=torch.float64)
 
 
+@pytest.mark.parametrize("strategy", ["auto", "vmap", "loop"])
 @pytest.mark.parametrize("name", ["cnn", "mlp", "logreg"])
-def test_batched_losses_equal_the_per_model_loop(name, digits_test):
+def test_batched_losses_equal_the_per_model_loop(name, strategy, digits_test):
     states = candidates(name, (1, 8, 8), 5)
     model = build_model(name, (1, 8, 8), 10)
     loop_loss, loop_acc = looped(name, (1, 8, 8), states, digits_test)
-    losses = batched_losses(model, states, digits_test, batch_size=128)
+    losses = batched_losses(model, states, digits_test, batch_size=128, strategy=strategy)
     assert losses.dtype == torch.float64 and losses.shape == (5,)
     torch.testing.assert_close(losses, loop_loss, atol=1e-5, rtol=0)
-    torch.testing.assert_close(batched_accuracies(model, states, digits_test), loop_acc, atol=1e-9, rtol=0)
+    accuracies = batched_accuracies(model, states, digits_test, strategy=strategy)
+    torch.testing.assert_close(accuracies, loop_acc, atol=1e-9, rtol=0)
     assert len(set(losses.tolist())) == 5  # candidates really differ
 
 
@@ -50,13 +52,13 @@ def test_chunking_and_stacked_input_give_the_same_answer(digits_test):
     data = digits_test.subset(range(60))
     states = candidates("cnn", (1, 8, 8), 7)
     model = build_model("cnn", (1, 8, 8), 10)
-    whole = batched_losses(model, states, data)
+    whole = batched_losses(model, states, data, strategy="vmap")
     assert pass_shape(model, data, 7) == (7, 60)  # small: one pass for everything
     per_sample = activations_per_sample(model, data.x[:1])
     budget = 25 * per_sample  # room for 25 candidate-sample pairs: one candidate, 25 samples
     assert pass_shape(model, data, 7, max_activations=budget) == (1, 25)
-    one_at_a_time = batched_losses(model, states, data, max_activations=budget)
-    stacked = batched_losses(model, stack_states(states, model), data)
+    one_at_a_time = batched_losses(model, states, data, max_activations=budget, strategy="vmap")
+    stacked = batched_losses(model, stack_states(states, model), data, strategy="vmap")
     torch.testing.assert_close(one_at_a_time, whole, atol=1e-6, rtol=0)
     torch.testing.assert_close(stacked, whole, atol=0, rtol=0)
 
@@ -68,7 +70,9 @@ def test_non_finite_parameters_poison_only_their_own_candidate(digits_test):
     states[3] = {k: v.clone() for k, v in states[3].items()}
     states[3]["3.bias"][0] = float("inf")
     model = build_model("cnn", (1, 8, 8), 10)
-    losses, accuracies = batched_metrics(model, states, digits_test)
+    for strategy in ("vmap", "loop"):
+        losses, accuracies = batched_metrics(model, states, digits_test, strategy=strategy)
+        assert math.isnan(losses[1]) and not math.isfinite(losses[3])
     assert math.isnan(losses[1]) and not math.isfinite(losses[3])
     clean = looped("cnn", (1, 8, 8), [states[0], states[2]], digits_test)[0]
     torch.testing.assert_close(losses[[0, 2]], clean, atol=1e-5, rtol=0)
@@ -96,3 +100,6 @@ def test_wrong_architecture_is_refused(digits_test):
         batched_losses(model, stacked, digits_test)
     with pytest.raises(ValueError, match="at least one candidate"):
         batched_losses(model, [], digits_test)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        batched_losses(model, stack_states(candidates("mlp", (1, 8, 8), 1), model), digits_test,
+                       strategy="fast")
