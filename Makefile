@@ -8,13 +8,14 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 PIP         := $(PY) -m pip --disable-pip-version-check -q
 STAMP       := $(VENV)/.poft-installed
+BENCH_STAMP := $(VENV)/.poft-bench-installed
 FMNIST_DIR  := /usr/share/datasets/fashion-mnist
 ANVIL       := node_modules/.bin/anvil
 PYTEST_ARGS ?=
 # Idle OpenMP threads sleep instead of spinning (spinning slows torch badly on 2 busy cores).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup venv data anvil test demo bench clean
+.PHONY: setup venv data anvil test demo bench bench-setup clean
 
 setup: venv data anvil
 
@@ -60,12 +61,22 @@ test: setup
 demo: setup
 	$(VENV)/bin/poft run examples/two-networks.toml --out runs/two-networks
 
-# Each benchmark prints its figures as ratios measured in the same run.
-bench: setup
-	$(PY) bench/commitment.py
-	$(PY) bench/batched_eval.py
-	$(PY) bench/ledger.py
-	$(PY) bench/overhead.py examples/quickstart.toml
+# The optional `bench` extra (Flower + Ray, the baseline of bench/flower.py), every
+# version pinned by requirements-bench.lock: requirements.lock plus what Flower pulls,
+# with packaging 25.0 (flwr 1.41 needs packaging<26; requirements.lock pins the same).
+# The lock pins torch too, so the CPU build stays.
+bench-setup: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml requirements-bench.lock
+	$(PIP) install -c requirements-bench.lock -e '.[dev,bench]'
+	@touch $@
+
+# Every benchmark (bench/run_all.py): one table of figures, each measured side by
+# side in the same run, and bench/results.json ({NAME: value, target, holds, unit}).
+# About 15 minutes on 2 idle cores; `make bench BENCH_ARGS=--quick` is a smoke test.
+BENCH_ARGS ?=
+bench: setup bench-setup
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .poft-cache

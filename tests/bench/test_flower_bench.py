@@ -1,0 +1,91 @@
+"""bench/flower.py without Flower: its error when Flower is missing, its workload
+(the quick and full configs fit, and its clients reproduce poft's training), and
+its figures. The Flower run itself is `python bench/flower.py --quick`."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import flower  # noqa: E402  (bench/flower.py)
+
+from poft.drivers.simulation import simulate  # noqa: E402
+from poft.experiment.config import parse_config  # noqa: E402
+from poft.learning.params import flatten  # noqa: E402
+from poft.learning.training import local_train  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_missing_flower_points_to_make_bench_setup(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("flwr", "ray") else real(name, *a))
+    with pytest.raises(flower.FlowerMissing, match="make bench-setup"):
+        flower.figures(quick=True)          # before any poft run starts
+    assert flower.main(["--quick"]) == 2
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_workloads_fit_their_population(quick):
+    config = flower.workload(quick=quick)
+    net = config.networks[0]
+    assert (net.workers, net.byzantine_workers, config.rule_of(net)) == (10, 0, "mean")
+    labels = np.arange(config.data.train_samples) % 10
+    plan = flower.plan_population(config, labels)[0]
+    sizes = {len(w.data_indices) for w in plan.workers}
+    assert len(sizes) == 1, "equal shards: FedAvg's sample-count weights = poft's mean"
+
+
+def test_flower_clients_train_as_poft_workers():
+    """The ClientApp's training (shards, batch orders) plus FedAvg over equal shards
+    gives poft's global model, here against the no-ledger driver on digits."""
+    config = parse_config({
+        "experiment": {"rounds": 2, "seed": 3},
+        "data": {"dataset": "digits", "validator_samples": 20},
+        "model": {"name": "mlp", "hidden": 16},
+        "training": {"local_epochs": 2, "batch_size": 16},
+        "aggregation": {"rule": "mean"},
+        "networks": [{"name": "n", "workers": 4, "stakers": 2, "validators": 1, "miners": 1}]})
+    expected = simulate(config).network().final_model
+    work = flower.client_workload(config)
+    model, plan, t = work["model"], work["plan"], config.training
+    global_state = {k: v.clone() for k, v in model.state_dict().items()}
+    for round_id in (1, 2):
+        states = []
+        for index, shard in enumerate(work["shards"]):
+            model.load_state_dict(global_state)
+            local_train(model, shard, epochs=t.local_epochs, batch_size=t.batch_size, lr=t.lr,
+                        momentum=t.momentum, generator=flower.batch_order(
+                            config, plan, index, round_id, len(shard)))
+            states.append({k: v.clone() for k, v in model.state_dict().items()})
+        sizes = torch.tensor([len(s) for s in work["shards"]], dtype=torch.float64)
+        global_state = {k: (torch.stack([s[k].double() for s in states])
+                            * (sizes / sizes.sum()).view(-1, *[1] * states[0][k].dim())
+                            ).sum(0).float() for k in global_state}
+    assert torch.allclose(flatten(global_state), expected, atol=1e-3)
+
+
+def test_figures_from_measurements():
+    r = {"shape": {"clients": 10, "rounds": 5, "updates": 50},
+         "poft": {"updates": 50, "wall_s": 10.0, "setup_s": 2.0, "rounds_s": 8.0,
+                  "accuracy": 0.8},
+         "flower": {"version": "1.41.0", "updates": 50, "wall_s": 40.0, "startup_s": 20.0,
+                    "load_s": 3.0, "rounds_s": 25.0, "actors": 1, "accuracy": 0.8}}
+    figures = {f.name: f for f in flower.to_figures(r)}
+    assert len(figures) == len(flower.to_figures(r))
+    speedup = figures["flower_speedup"]
+    assert speedup.target == 2.0 and speedup.value == pytest.approx((50 / 10) / (50 / 25))
+    assert speedup.holds
+    assert figures["flower_speedup_rounds_only"].value == pytest.approx(25 / 8)
+    assert figures["flower_flwr_startup_s"].value == 20.0
