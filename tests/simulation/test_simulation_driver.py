@@ -101,3 +101,15 @@ def test_clipping_radius_is_the_median_offset_from_the_center():
     assert clipping_radius(deltas, None) == pytest.approx(5.0)
     assert clipping_radius(deltas, torch.tensor([0.0, 1.0], dtype=torch.float64)) == \
         pytest.approx(math.hypot(3, 3))
+
+
+@pytest.mark.parametrize("attack", ["sign_flip", "alie", "ipm", "scaling"])
+def test_a_diverged_round_does_not_stop_the_run(attack):
+    """lr 1e4 makes honest training blow up to NaN/Inf: the attackers then have no
+    finite honest update to build on, and the run must still go on (the grid did not)."""
+    config = tiny(attack=attack, rounds=2)
+    config.training.lr = 1e4
+    result = simulate(config).network()
+    assert len(result.accuracy_by_round) == 2
+    for weights in result.weights_by_round:
+        assert all(math.isfinite(w) for w in weights)

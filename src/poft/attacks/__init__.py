@@ -53,6 +53,18 @@ CONTEXT: dict[str, dict[str, bool]] = {
 }
 
 
+def finite_rows(deltas: torch.Tensor | None) -> torch.Tensor | None:
+    """The rows of an ``(h, d)`` delta matrix an attacker can build on: the finite ones.
+
+    ``None`` when there are none. A diverged honest worker (NaN/Inf update) is
+    refused by every validator anyway; the colluders imitate the others.
+    """
+    if deltas is None:
+        return None
+    kept = deltas[torch.isfinite(deltas).all(dim=1)]
+    return kept if len(kept) else None
+
+
 def get_update_attack(name: str) -> UpdateAttack:
     """The update attack registered under ``name``; ``KeyError`` lists the known names."""
     try:
@@ -76,6 +88,7 @@ __all__ = [
     "alie_z",
     "apply_trigger",
     "attack_success_rate",
+    "finite_rows",
     "flip_labels",
     "get_data_attack",
     "get_update_attack",

@@ -64,7 +64,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, nontarget
+from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
 from poft.drivers.setup import (
     ExperimentData,
     initial_model,
@@ -248,11 +248,18 @@ class SimNetwork:
               honest_deltas: torch.Tensor | None) -> torch.Tensor:
         """A colluding Byzantine worker's vector, as `ByzantineWorker.act` forms it."""
         theta64 = theta.to(torch.float64)
-        if honest_deltas is None:   # nothing to imitate: look like an honest worker
-            honest_deltas = (self.local_update(who, theta) - theta).unsqueeze(0).double()
+        honest_deltas = finite_rows(honest_deltas)
+        if honest_deltas is None:   # nothing (finite) to imitate: look like an honest worker
+            own = self.local_update(who, theta)
+            if not bool(torch.isfinite(own).all()):
+                return own          # diverged too: an update every validator refuses
+            honest_deltas = (own - theta).unsqueeze(0).double()
         params = dict(self.attack_params)
         if self.update_attack == "scaling":
-            params["own_delta"] = self.local_update(who, theta) - theta
+            own = self.local_update(who, theta)
+            if not bool(torch.isfinite(own).all()):
+                return own          # its own training diverged: nothing to boost
+            params["own_delta"] = own - theta
         if self.update_attack == "gaussian":
             params.setdefault("generator", who.generator)
         if self.update_attack == "alie" and "z" not in params:

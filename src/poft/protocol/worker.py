@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from poft.attacks import UPDATE_ATTACKS
+from poft.attacks import UPDATE_ATTACKS, finite_rows
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten
 from poft.learning.training import local_train
@@ -108,9 +108,14 @@ class ByzantineWorker(Worker):
         # its blend with a cross-chain import), so the attack mirrors what they did.
         theta = self.start_model()
         honest = self.honest_deltas(round_id, theta, self.ledger.global_model().fingerprint)
+        if honest is None:      # own training diverged and nothing finite to imitate
+            return self.submit(round_id, self.local_update(theta))
         params = dict(self.attack_params)
         if self.attack_name == "scaling":
-            params["own_delta"] = self.local_update(theta) - theta
+            own = self.local_update(theta)
+            if not bool(torch.isfinite(own).all()):
+                return self.submit(round_id, own)   # its own training diverged
+            params["own_delta"] = own - theta
         if self.attack_name == "gaussian":
             params.setdefault("generator", self.generator)
         if self.attack_name == "alie" and "z" not in params:
@@ -119,13 +124,15 @@ class ByzantineWorker(Worker):
         return self.submit(round_id, (theta.to(torch.float64) + malicious).to(torch.float32))
 
     def honest_deltas(self, round_id: int, theta: torch.Tensor,
-                      fingerprint: bytes) -> torch.Tensor:
+                      fingerprint: bytes) -> torch.Tensor | None:
         honest = [c for c in self.ledger.candidates(round_id)
                   if c.owner not in self.colluders and not c.is_import]
         rows = [self.cache.load(self.codec, self.store, c.root, c.uri, fingerprint)
                 for c in honest]
         rows = [r for r in rows if r is not None]
-        if not rows:
-            # Nothing to imitate yet: behave like an honest worker would look.
-            return (self.local_update(theta) - theta).unsqueeze(0).to(torch.float64)
-        return torch.stack(rows).to(torch.float64) - theta.to(torch.float64)
+        if rows:
+            kept = finite_rows(torch.stack(rows).to(torch.float64) - theta.to(torch.float64))
+            if kept is not None:
+                return kept
+        # Nothing (finite) to imitate yet: behave like an honest worker would look.
+        return finite_rows((self.local_update(theta) - theta).unsqueeze(0).to(torch.float64))
