@@ -1,0 +1,251 @@
+"""Scale: 4 networks x 10 / 50 / 100 workers per network x 10 rounds, the full
+protocol (`poft run`: embedded EVMs, in-process driver, cross-chain ring).
+
+    python bench/scale.py [--quick] [--sizes 10,50,100] [--rounds N] [--config FILE]
+
+Each size runs `poft run` in a child process of its own, so its peak resident
+memory (the child's ``ru_maxrss`` from ``wait4``) and CPU time are its own. The
+configs are made from ``examples/scale.toml`` (written for 100 workers per
+network) by changing the workers of every network and keeping each worker's
+share of the data fixed (``train_samples`` grows with the workers; the stakers'
+scoring data, the test set and the model stay the same), so the work per worker
+is the same at every size and the time should grow linearly.
+
+Goals: the 100-workers-per-network run completes (every network finalizes every
+round and writes its final model) in < 8 GB of peak RSS, and the time per
+worker-round at 100 workers is at most 1.5x that at 10, and the time each added
+worker costs from 50 to 100 at most 1.5x what it costs from 10 to 50 (fixed
+set-up costs cancel there; 1 = linear). Both growth figures use the child's CPU
+time (user + system), which other work on a shared machine disturbs much less
+than wall time; wall times are printed beside them. "s/round" in the table is
+the child's wall time over its rounds, set-up and interpreter start included.
+
+Measured (2 cores shared with a 2-process background job, seed 0): 10 / 50 / 100
+workers per network took 32 / 72 / 137 s wall, 31 / 69 / 130 s CPU, peak RSS
+0.76 / 1.15 / 1.67 GB, final accuracy 0.696 / 0.700 / 0.705 (mean of networks);
+marginal growth 1.27x (the ledger's per-worker cost rises ~23% from 50 to 100
+as the state tries deepen; aggregation and review of 100 candidates ~2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+# Before torch loads OpenMP (here and in the children, which inherit it).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from figures import Figure, at_least, at_most, context, table  # noqa: E402
+
+from poft.experiment.config import dump_config, parse_config  # noqa: E402
+
+CONFIG = REPO / "examples" / "scale.toml"
+SIZES, ROUNDS = (10, 50, 100), 10
+QUICK_SIZES, QUICK_ROUNDS = (4, 12, 20), 2
+RSS_GOAL_GB, GROWTH_GOAL = 8.0, 1.5
+GB = 1e9
+
+
+@dataclass
+class RunResult:
+    workers: int                 # per network
+    networks: int
+    rounds: int
+    wall_s: float                # the child process, start to exit
+    cpu_s: float                 # its user + system CPU time
+    peak_rss_gb: float           # its peak resident set size
+    completed: bool              # exit 0, every round finalized, final models written
+    run_s: float = float("nan")  # poft's own total (set-up + rounds, no interpreter start)
+    accuracy: dict | None = None # network -> final accuracy
+    phases_s: dict | None = None
+    error: str = ""
+
+    @property
+    def worker_rounds(self) -> int:
+        return self.networks * self.workers * self.rounds
+
+    def per_worker_round(self, cpu: bool = True) -> float:
+        return (self.cpu_s if cpu else self.wall_s) / self.worker_rounds
+
+
+def scaled_table(base: dict, workers: int, rounds: int) -> dict:
+    """The base config with `workers` per network and each worker's data share kept:
+    train_samples = sum over networks of (stakers x validator_samples + workers x share)."""
+    table = json.loads(json.dumps(base))        # a deep copy of plain TOML data
+    data, nets = table.setdefault("data", {}), table["networks"]
+    staker_samples = sum(n.get("stakers", 5) * data.get("validator_samples", 500) for n in nets)
+    base_workers = sum(n.get("workers", 10) for n in nets)
+    if "train_samples" not in data:
+        raise ValueError(f"{CONFIG.name}: the scale bench needs data.train_samples, the "
+                         "subsample whose worker share it keeps per worker")
+    share = (data["train_samples"] - staker_samples) / base_workers
+    for net in nets:
+        net["workers"] = workers
+    data["train_samples"] = staker_samples + int(round(share * workers * len(nets)))
+    table.setdefault("experiment", {})["rounds"] = rounds
+    table["experiment"]["name"] = f"{table['experiment'].get('name', 'scale')}-{workers}"
+    return table
+
+
+def write_config(base_path: Path, workers: int, rounds: int, folder: Path) -> Path:
+    base = tomllib.loads(base_path.read_text())
+    config = parse_config(scaled_table(base, workers, rounds))     # validated
+    path = folder / f"scale-{workers}.toml"
+    path.write_text(dump_config(config))
+    return path
+
+
+def run_size(base_path: Path, workers: int, rounds: int, folder: Path) -> RunResult:
+    """`poft run` of the scaled config in a child process; its wall, CPU and peak RSS."""
+    config = write_config(base_path, workers, rounds, folder)
+    out, log = folder / f"run-{workers}", folder / f"run-{workers}.log"
+    networks = len(tomllib.loads(config.read_text())["networks"])
+    command = [sys.executable, "-m", "poft.cli", "run", str(config), "--out", str(out),
+               "--rounds", str(rounds), "--no-progress"]
+    with log.open("w") as sink:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)       # this child's own resource usage
+        wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    result = RunResult(workers=workers, networks=networks, rounds=rounds, wall_s=wall,
+                       cpu_s=usage.ru_utime + usage.ru_stime,
+                       peak_rss_gb=usage.ru_maxrss * 1024 / GB,     # Linux: kilobytes
+                       completed=False)
+    summary_path = out / "summary.json"
+    if child.returncode != 0 or not summary_path.is_file():
+        tail = log.read_text()[-2000:]
+        result.error = f"exit {child.returncode}: {tail.strip().splitlines()[-1:] or ''}"
+        print(f"scale: {workers} workers/network failed (exit {child.returncode}); "
+              f"log tail:\n{tail}", file=sys.stderr)
+        return result
+    summary = json.loads(summary_path.read_text())
+    nets = summary["networks"]
+    result.accuracy = {name: s["final_accuracy"] for name, s in nets.items()}
+    result.run_s = summary["timing"]["total_s"]
+    result.phases_s = summary["timing"]["phases_s"]
+    result.completed = len(nets) == networks and all(
+        s["rounds"] == rounds and s["finalized_rounds"] == rounds
+        and Path(s["final_model"]).is_file() for s in nets.values())
+    if not result.completed:
+        result.error = "not every round of every network finalized with a final model"
+    return result
+
+
+def measure(sizes=SIZES, rounds: int = ROUNDS, config: Path = CONFIG,
+            show: bool = False) -> list[RunResult]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="poft-scale-") as tmp:
+        for workers in sizes:
+            r = run_size(config, workers, rounds, Path(tmp))
+            results.append(r)
+            if show:
+                print(row(r), flush=True)
+    return results
+
+
+def marginal_growth(small: RunResult, mid: RunResult, large: RunResult) -> float:
+    """CPU seconds per added worker from mid to large over those from small to mid."""
+    low = (mid.cpu_s - small.cpu_s) / (mid.workers - small.workers)
+    high = (large.cpu_s - mid.cpu_s) / (large.workers - mid.workers)
+    return high / low if low > 0 else float("nan")   # low <= 0: noise swamped it
+
+
+def figures(quick: bool = False) -> list[Figure]:
+    sizes, rounds = (QUICK_SIZES, QUICK_ROUNDS) if quick else (SIZES, ROUNDS)
+    return figures_of(measure(sizes, rounds))
+
+
+def figures_of(results: list[RunResult]) -> list[Figure]:
+    small, large = results[0], results[-1]
+    nets, rounds = large.networks, large.rounds
+    shape = f"{nets} networks x {large.workers} workers x {rounds} rounds"
+    out = [
+        at_least("scale_completes", 1.0 if large.completed else 0.0, 1.0, "bool",
+                 f"{shape}: every network finalized every round, final models written"
+                 + (f" ({large.error})" if large.error else "")),
+        at_most("scale_peak_rss_gb", large.peak_rss_gb, RSS_GOAL_GB, "GB",
+                f"peak RSS of the `poft run` child, {shape} (1 GB = 1e9 bytes)"),
+    ]
+    ok = all(r.completed for r in results)
+    ratio = (large.per_worker_round() / small.per_worker_round()) if ok else float("nan")
+    out.append(at_most(
+        f"scale_growth_{large.workers}_vs_{small.workers}", ratio, GROWTH_GOAL, "x",
+        f"CPU s per worker-round at {large.workers} vs {small.workers} workers/network; "
+        "1 = linear (< 1: fixed costs spread wider)"))
+    if len(results) >= 3:
+        mid = results[len(results) // 2]
+        mid_ratio = (mid.per_worker_round() / small.per_worker_round()) if ok else float("nan")
+        out.append(context(
+            f"scale_growth_{mid.workers}_vs_{small.workers}", mid_ratio, "x",
+            f"CPU s per worker-round at {mid.workers} vs {small.workers} workers/network"))
+        out.append(at_most(
+            "scale_marginal_growth", marginal_growth(small, mid, large) if ok else float("nan"),
+            GROWTH_GOAL, "x",
+            f"CPU s per added worker {mid.workers}->{large.workers} over "
+            f"{small.workers}->{mid.workers} workers/network; fixed costs cancel; 1 = linear"))
+    for r in results:
+        w = r.workers
+        out += [context(f"scale_wall_s_{w}", r.wall_s, "s",
+                        f"{r.networks} x {w} workers x {r.rounds} rounds, child wall time"),
+                context(f"scale_cpu_s_{w}", r.cpu_s, "s", "child CPU time (user + system)"),
+                context(f"scale_peak_rss_gb_{w}", r.peak_rss_gb, "GB", "child peak RSS")]
+        if r.accuracy:
+            accs = list(r.accuracy.values())
+            out.append(context(f"scale_accuracy_{w}", sum(accs) / len(accs), "",
+                               "final test accuracy, mean of networks "
+                               f"(min {min(accs):.3f}, max {max(accs):.3f})"))
+    return out
+
+
+HEADER = (f"{'workers/net':>11} {'worker-rounds':>13} {'wall s':>8} {'s/round':>8} "
+          f"{'CPU s':>8} {'CPU ms/worker-round':>19} {'peak RSS GB':>11}  accuracy (per network)")
+
+
+def row(r: RunResult) -> str:
+    accs = " ".join(f"{a:.3f}" for a in r.accuracy.values()) if r.accuracy else r.error
+    return (f"{r.workers:>11} {r.worker_rounds:>13} {r.wall_s:8.1f} {r.wall_s / r.rounds:8.2f} "
+            f"{r.cpu_s:8.1f} {1000 * r.per_worker_round():19.1f} {r.peak_rss_gb:11.2f}  {accs}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"sizes {QUICK_SIZES}, {QUICK_ROUNDS} rounds (a smoke test)")
+    parser.add_argument("--sizes", help="workers per network, comma-separated "
+                                        f"(default {','.join(map(str, SIZES))})")
+    parser.add_argument("--rounds", type=int, help=f"rounds (default {ROUNDS})")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="base config")
+    args = parser.parse_args(argv)
+    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (
+        QUICK_SIZES if args.quick else SIZES)
+    rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)
+    print(f"{args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config}"
+          f": sizes {sizes} workers/network, {rounds} rounds, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(HEADER, flush=True)
+    results = measure(sizes, rounds, args.config, show=True)
+    print()
+    print(table(figures_of(results)))
+    largest = results[-1]
+    if largest.phases_s:
+        print(f"\ntime by phase at {largest.workers} workers/network "
+              f"(poft's total {largest.run_s:.1f} s, set-up included):")
+        for phase, seconds in sorted(largest.phases_s.items(), key=lambda kv: -kv[1]):
+            print(f"  {phase:<10} {seconds:8.1f} s  {seconds / largest.run_s:6.1%}")
+    return 0 if all(r.completed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""bench/scale.py: the scaled configs, and one tiny `poft run` child measured."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from poft.experiment.config import load_config
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "scale.py"
+
+
+@pytest.fixture(scope="module")
+def scale():
+    spec = importlib.util.spec_from_file_location("scale_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def test_base_config_is_the_100_worker_run(scale):
+    config = load_config(scale.CONFIG)
+    assert len(config.networks) == 4
+    assert {n.workers for n in config.networks} == {100}
+    assert config.crosschain.enabled and len(config.crosschain.links) == 4
+
+
+def test_scaling_keeps_each_workers_share_of_data(scale, tmp_path):
+    sizes = {}
+    for workers in (10, 50, 100):
+        config = load_config(scale.write_config(scale.CONFIG, workers, 3, tmp_path))
+        assert {n.workers for n in config.networks} == {workers}
+        assert config.experiment.rounds == 3
+        sizes[workers] = config.data.train_samples
+    base = tomllib.loads(scale.CONFIG.read_text())["data"]["train_samples"]
+    assert sizes[100] == base
+    # 4 networks x 4 stakers x 100 scoring samples, then 60 samples per worker
+    assert sizes[10] == 1600 + 4 * 10 * 60 and sizes[50] == 1600 + 4 * 50 * 60
+
+
+def test_one_tiny_run_is_measured(scale, tmp_path):
+    result = scale.run_size(scale.CONFIG, 1, 1, tmp_path)
+    assert result.completed, result.error
+    assert result.networks == 4 and result.worker_rounds == 4
+    assert 0.05 < result.peak_rss_gb < 8 and result.cpu_s > 0 and result.wall_s > 0
+    assert set(result.accuracy) == {"alpha", "beta", "gamma", "delta"}
+    figures = {f.name: f for f in scale.figures_of([result])}
+    assert figures["scale_completes"].holds and figures["scale_peak_rss_gb"].holds
+    assert math.isclose(figures["scale_growth_1_vs_1"].value, 1.0)
