@@ -82,9 +82,12 @@ class NetworkRuntime:
         return self.record(round_id, committee, tried, weights, seconds_before, gas_before)
 
     def collect_updates(self, round_id: int) -> None:
+        # The global model cannot change during TRAIN: read its head once for all
+        # workers (one read per worker was ~10% of a 100-worker round).
+        head = self.anyone.global_model()
         # Honest workers first: colluding attackers craft from the honest updates.
         for worker in sorted(self.workers, key=lambda w: isinstance(w, ByzantineWorker)):
-            worker.act(round_id)
+            worker.act(round_id, head)
 
     def finalize(self, round_id: int, committee) -> tuple[list[str], Miner | None]:
         """Miners propose in order until the validators finalize one proposal."""

@@ -51,13 +51,14 @@ class Worker:
     def address(self) -> str:
         return self.ledger.account.address
 
-    def global_model(self) -> tuple[torch.Tensor, object]:
-        head = self.ledger.global_model()
+    def global_model(self, head=None) -> tuple[torch.Tensor, object]:
+        """The global model's vector and its on-chain head (``head``: already read)."""
+        head = head or self.ledger.global_model()
         return self.codec.fetch(self.store, head.root, head.uri, head.fingerprint), head
 
-    def start_model(self) -> torch.Tensor:
+    def start_model(self, head=None) -> torch.Tensor:
         """Where local training starts: the global model, possibly blended with an import."""
-        start, head = self.global_model()
+        start, head = self.global_model(head)
         if self.start_from is not None:
             root, uri, mix = self.start_from
             self.start_from = None
@@ -81,8 +82,10 @@ class Worker:
         self.ledger.submit_update(round_id, c.root, c.fingerprint, published.uri)
         return c.root
 
-    def act(self, round_id: int) -> bytes:
-        return self.submit(round_id, self.local_update(self.start_model()))
+    def act(self, round_id: int, head=None) -> bytes:
+        """Train and submit; ``head`` is the round's global-model head if the caller
+        already read it (the in-process driver reads it once for all its workers)."""
+        return self.submit(round_id, self.local_update(self.start_model(head)))
 
 
 class ByzantineWorker(Worker):
@@ -103,11 +106,12 @@ class ByzantineWorker(Worker):
         self.colluders = colluders
         self.cache = CandidateCache()
 
-    def act(self, round_id: int) -> bytes:
+    def act(self, round_id: int, head=None) -> bytes:
         # Deltas are taken from where the honest workers started (the global model, or
         # its blend with a cross-chain import), so the attack mirrors what they did.
-        theta = self.start_model()
-        honest = self.honest_deltas(round_id, theta, self.ledger.global_model().fingerprint)
+        head = head or self.ledger.global_model()
+        theta = self.start_model(head)
+        honest = self.honest_deltas(round_id, theta, head.fingerprint)
         if honest is None:      # own training diverged and nothing finite to imitate
             return self.submit(round_id, self.local_update(theta))
         params = dict(self.attack_params)
