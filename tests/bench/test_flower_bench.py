@@ -19,12 +19,7 @@ from poft.learning.params import flatten  # noqa: E402
 from poft.learning.training import local_train  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 def test_missing_flower_points_to_make_bench_setup(monkeypatch):
