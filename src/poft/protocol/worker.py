@@ -53,7 +53,7 @@ class Worker:
 
     def global_model(self, head=None) -> tuple[torch.Tensor, object]:
         """The global model's vector and its on-chain head (``head``: already read)."""
-        head = head or self.ledger.global_model()
+        head = self.ledger.global_model() if head is None else head
         return self.codec.fetch(self.store, head.root, head.uri, head.fingerprint), head
 
     def start_model(self, head=None) -> torch.Tensor:
@@ -109,7 +109,7 @@ class ByzantineWorker(Worker):
     def act(self, round_id: int, head=None) -> bytes:
         # Deltas are taken from where the honest workers started (the global model, or
         # its blend with a cross-chain import), so the attack mirrors what they did.
-        head = head or self.ledger.global_model()
+        head = self.ledger.global_model() if head is None else head
         theta = self.start_model(head)
         honest = self.honest_deltas(round_id, theta, head.fingerprint)
         if honest is None:      # own training diverged and nothing finite to imitate
