@@ -349,8 +349,20 @@ def to_figures(r: dict) -> list[Figure]:
 
 
 def figures(quick: bool = False) -> list[Figure]:
-    """The comparison on bench/flower.toml (``quick``: a smoke-test size)."""
-    return to_figures(measure(workload(CONFIG, quick)))
+    """The comparison on bench/flower.toml (``quick``: a smoke-test size).
+
+    The target compares with Flower's defaults (2 CPUs per client); Flower with
+    one CPU per client (two actors training side by side on 2 cores) is given too.
+    """
+    config = workload(CONFIG, quick)
+    r = measure(config)
+    side_by_side = run_flower(config, client_cpus=1)
+    poft_rate = r["poft"]["updates"] / r["poft"]["wall_s"]
+    return to_figures(r) + [context(
+        "flower_speedup_vs_1cpu_clients",
+        poft_rate / (side_by_side["updates"] / side_by_side["rounds_s"]), "x",
+        f"the same against Flower with 1 CPU per client ({side_by_side['actors']} actors, "
+        f"rounds {side_by_side['rounds_s']:.1f} s)")]
 
 
 def report(r: dict) -> str:
