@@ -21,6 +21,9 @@ from poft.ledger import (  # noqa: E402
 )
 from poft.ledger.backends import LedgerBackend  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, context  # noqa: E402
+
 ETH = 10**18
 
 
@@ -100,6 +103,27 @@ def speed_table(results: list[BackendResult]) -> str:
         lines.append(f"{r.name:<10} {r.setup_txs:>9} {r.setup_s:>8.2f} {r.round_txs:>9} "
                      f"{r.round_s:>8.2f} {r.round_tps:>10.1f} {r.overall_tps:>9.1f}")
     return "\n".join(lines)
+
+
+def figures(quick: bool = False) -> list[Figure]:
+    """One round's transactions on the embedded EVM and on anvil, timed alike."""
+    from poft.ledger.compile import load_artifact
+
+    load_artifact("FederatedLedger"), load_artifact("ModelBridge")
+    workers = 10 if quick else 20
+    embedded = run_round(EmbeddedBackend(seed=0), "embedded", workers, 5, 2)
+    out = [context("ledger_round_s_embedded", embedded.round_s, "s",
+                   f"one round, {embedded.round_txs} transactions, {workers} workers, py-evm")]
+    try:
+        find_anvil()
+        with AnvilNode.start(chain_id=31337) as node:
+            anvil = run_round(RpcBackend(node.url), "anvil", workers, 5, 2)
+    except AnvilNotFound:
+        return out
+    return out + [context("ledger_round_s_anvil", anvil.round_s, "s",
+                          f"the same {anvil.round_txs} transactions on anvil over JSON-RPC"),
+                  context("ledger_embedded_vs_anvil", embedded.round_s / anvil.round_s, "x",
+                          "how much slower py-evm executes the same round")]
 
 
 def main(argv: list[str] | None = None) -> dict:

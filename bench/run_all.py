@@ -35,6 +35,7 @@ BENCHMARKS = {
     "onchain_bytes": "on-chain bytes per model vs raw-weight fragments",
     "batched_eval": "batched vs looped validator evaluation",
     "overhead": "ledger overhead and gas per role (quickstart)",
+    "ledger": "one round's transactions, embedded EVM vs anvil",
     "crosschain": "cross-chain exchange share (two-networks)",
     "flower": "poft vs Flower FedAvg, client-updates per second",
     "scale": "4 networks x 10/50/100 workers x 10 rounds",
