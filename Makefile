@@ -73,7 +73,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml requirements-bench.lock
 
 # Every benchmark (bench/run_all.py): one table of figures, each measured side by
 # side in the same run, and bench/results.json ({NAME: value, target, holds, unit}).
-# About 15 minutes on 2 idle cores; `make bench BENCH_ARGS=--quick` is a smoke test.
+# About 7 minutes on 2 idle cores (after the first set-up); `make bench BENCH_ARGS=--quick` is a smoke test.
 BENCH_ARGS ?=
 bench: setup bench-setup
 	$(PY) bench/run_all.py $(BENCH_ARGS)
