@@ -20,11 +20,11 @@ time (user + system), which other work on a shared machine disturbs much less
 than wall time; wall times are printed beside them. "s/round" in the table is
 the child's wall time over its rounds, set-up and interpreter start included.
 
-Measured (2 cores shared with a 2-process background job, seed 0): 10 / 50 / 100
-workers per network took 32 / 72 / 137 s wall, 31 / 69 / 130 s CPU, peak RSS
-0.76 / 1.15 / 1.67 GB, final accuracy 0.696 / 0.700 / 0.705 (mean of networks);
-marginal growth 1.27x (the ledger's per-worker cost rises ~23% from 50 to 100
-as the state tries deepen; aggregation and review of 100 candidates ~2x).
+Measured (2 idle cores, seed 0, one torch thread, `make bench`): 10 / 50 / 100
+workers per network took 28 / 67 / 115 s wall, peak RSS 1.20 / 1.20 / 1.58 GB,
+final accuracy 0.695 / 0.703 / 0.702 (mean of networks); marginal growth 0.99x.
+(Before the in-process driver read the global model once per round for all
+workers it was 1.27x: one read per worker, on ever deeper state tries.)
 """
 
 from __future__ import annotations
