@@ -129,11 +129,11 @@ def batched_metrics(
             chunk, samples = 1, batch_size or LOOP_BATCH_SIZE
         else:
             chunk, samples = pass_shape(model, dataset, n, batch_size, max_activations)
-        score = _score_one if strategy == "loop" else _score_chunk
         with torch.inference_mode():
             for start in range(0, n, chunk):
                 part = {key: t[start : start + chunk] for key, t in stacked.items()}
-                chunk_loss, chunk_acc = score(model, part, dataset, samples)
+                chunk_loss, chunk_acc = _score_chunk(model, part, dataset, samples,
+                                                     vectorised=strategy == "vmap")
                 losses.append(chunk_loss)
                 accuracies.append(chunk_acc)
     finally:
@@ -169,27 +169,22 @@ def batched_accuracies(
     return batched_metrics(model, states, dataset, batch_size, max_activations, strategy)[1]
 
 
-def _score_one(model: nn.Module, stacked: dict, dataset: ArrayDataset, batch_size: int):
-    """`_score_chunk` for a chunk of one candidate, without vmap."""
-    params = {key: t[0] for key, t in stacked.items()}
-    loss_sum = torch.zeros(1, dtype=torch.float64)
-    correct = torch.zeros(1, dtype=torch.float64)
-    for start in range(0, len(dataset), batch_size):
-        x = dataset.x[start : start + batch_size]
-        y = dataset.y[start : start + batch_size]
-        logits = functional_call(model, params, (x,))
-        loss_sum += F.cross_entropy(logits, y, reduction="none").sum(dtype=torch.float64)
-        correct += (logits.argmax(dim=1) == y).sum()
-    return loss_sum / len(dataset), correct / len(dataset)
+def _score_chunk(model: nn.Module, stacked: dict, dataset: ArrayDataset, batch_size: int,
+                 vectorised: bool = True):
+    """Summed loss and correct count over the dataset for one chunk of candidates.
 
-
-def _score_chunk(model: nn.Module, stacked: dict, dataset: ArrayDataset, batch_size: int):
-    """Summed loss and correct count over the dataset for one chunk of candidates."""
+    ``vectorised``: all candidates of the chunk in one vmap pass; otherwise the
+    chunk holds one candidate, run as a plain model (the "loop" strategy).
+    """
     def logits_of(params, x):
         return functional_call(model, params, (x,))
 
-    # in_dims: parameters batched along dim 0, the data batch shared by all candidates
-    all_logits = vmap(logits_of, in_dims=(0, None))
+    if vectorised:
+        # in_dims: parameters batched along dim 0, the data batch shared by all candidates
+        all_logits = vmap(logits_of, in_dims=(0, None))
+    else:
+        def all_logits(params, x):
+            return logits_of({key: t[0] for key, t in params.items()}, x).unsqueeze(0)
     n = next(iter(stacked.values())).shape[0]
     loss_sum = torch.zeros(n, dtype=torch.float64)
     correct = torch.zeros(n, dtype=torch.float64)
