@@ -14,6 +14,7 @@ from poft.drivers.inprocess import InProcessDriver
 from poft.experiment.config import parse_config
 from poft.experiment.run import run_experiment
 from poft.ledger import Phase
+from poft.protocol.worker import ByzantineWorker
 
 
 def tiny(**network):
@@ -190,3 +191,19 @@ def test_nan_and_substituted_updates_get_zero_weight(tmp_path):
     assert record.finalized
     assert record.weights[0] == 0.0 and record.weights[1] == 0.0
     assert sum(record.weights) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("attack", ["sign_flip", "scaling"])
+def test_attackers_go_on_when_every_honest_update_diverged(tmp_path, attack):
+    """Nothing finite to build an attack on: the colluders send their own
+    (diverged) update instead of stopping the round."""
+    config = tiny(byzantine_fraction=0.34, attack=attack)
+    with InProcessDriver(config, tmp_path) as driver:
+        net = driver.networks[0]
+        for worker in net.workers:
+            worker.local_update = lambda start: torch.full_like(start, float("nan"))
+        round_id = net.anyone.open_round()
+        net.collect_updates(round_id)
+        candidates = net.anyone.candidates(round_id)
+    assert sum(isinstance(w, ByzantineWorker) for w in net.workers) == 2
+    assert len(candidates) == len(net.workers)        # the attackers submitted too

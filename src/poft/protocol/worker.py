@@ -112,8 +112,9 @@ class ByzantineWorker(Worker):
         head = self.ledger.global_model() if head is None else head
         theta = self.start_model(head)
         honest = self.honest_deltas(round_id, theta, head.fingerprint)
-        if honest is None:      # own training diverged and nothing finite to imitate
-            return self.submit(round_id, self.local_update(theta))
+        if not bool(torch.isfinite(honest).all()):
+            # Its own training diverged and nothing finite to imitate: send that update.
+            return self.submit(round_id, (theta.to(torch.float64) + honest[0]).to(torch.float32))
         params = dict(self.attack_params)
         if self.attack_name == "scaling":
             own = self.local_update(theta)
@@ -128,7 +129,7 @@ class ByzantineWorker(Worker):
         return self.submit(round_id, (theta.to(torch.float64) + malicious).to(torch.float32))
 
     def honest_deltas(self, round_id: int, theta: torch.Tensor,
-                      fingerprint: bytes) -> torch.Tensor | None:
+                      fingerprint: bytes) -> torch.Tensor:
         honest = [c for c in self.ledger.candidates(round_id)
                   if c.owner not in self.colluders and not c.is_import]
         rows = [self.cache.load(self.codec, self.store, c.root, c.uri, fingerprint)
@@ -139,4 +140,4 @@ class ByzantineWorker(Worker):
             if kept is not None:
                 return kept
         # Nothing (finite) to imitate yet: behave like an honest worker would look.
-        return finite_rows((self.local_update(theta) - theta).unsqueeze(0).to(torch.float64))
+        return (self.local_update(theta) - theta).unsqueeze(0).to(torch.float64)
