@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Figure, at_most, context, table  # noqa: E402
+from figures import Figure, at_most, context  # noqa: E402
 
 from poft.experiment.config import load_config  # noqa: E402
 from poft.experiment.run import run_experiment  # noqa: E402
