@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # Idle OpenMP threads sleep instead of spinning (spinning slows torch badly on 2 busy cores).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup venv data anvil test demo bench bench-setup clean
+.PHONY: setup venv data anvil lint test demo bench bench-setup clean
 
 setup: venv data anvil
 
@@ -55,7 +55,12 @@ $(ANVIL): package.json package-lock.json
 	  echo "anvil: npm not found; the JSON-RPC (anvil) tests will be skipped."; \
 	fi
 
-test: setup
+# The linter (ruff, pinned in the dev extra; rules in pyproject.toml) runs before the tests
+# and fails the build on any finding.
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
@@ -76,7 +81,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml requirements-bench.lock
 # About 7 minutes on 2 idle cores (after the first set-up); `make bench BENCH_ARGS=--quick` is a smoke test.
 BENCH_ARGS ?=
 bench: setup bench-setup
-	$(PY) bench/run_all.py $(BENCH_ARGS)
+	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .poft-cache

@@ -1,6 +1,6 @@
 """Benchmark: batched evaluation of candidate models vs a per-model loop.
 
-Usage: ``.venv/bin/python bench/batched_eval.py [--candidates N] [--samples S] [--repeat R] [--threads T]``
+Usage: ``.venv/bin/python -m bench.batched_eval [--candidates N] [--samples S] [--repeat R] [--threads T]``
 
 A validator scores every candidate of a round on its local data. For
 N (default 20) small-CNN candidates on the first S (default 2,000) Fashion-MNIST
@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 # Before torch loads OpenMP: sleeping (not spinning) idle threads keep timings
 # sane when other processes share the cores.
@@ -35,13 +33,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402  (after the OpenMP setting)
 
+from bench.figures import Figure, at_least, context  # noqa: E402
 from poft.learning.batched_eval import batched_losses, pass_shape, stack_states  # noqa: E402
 from poft.learning.datasets import ArrayDataset, load_dataset
 from poft.learning.models import MaxPool2x2, build_model
 from poft.learning.training import EVAL_BATCH_SIZE, evaluate  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Figure, at_least, context  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """Benchmark: commitment throughput vs raw SHA-256.
 
-Usage: ``.venv/bin/python bench/commitment.py [--params N] [--repeat R] [--chunk-size B]``
+Usage: ``.venv/bin/python -m bench.commitment [--params N] [--repeat R] [--chunk-size B]``
 
 For a model of ~N float32 parameters (default 10 M, ~40 MB) it measures, in
 the same run and as the best of R repetitions:
@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Figure, at_least, context  # noqa: E402
-
+from bench.figures import Figure, at_least, context  # noqa: E402
 from poft.commitment import DEFAULT_CHUNK_SIZE, canonical_bytes, commit_bytes, merkle_root
 
 

@@ -2,7 +2,7 @@
 the checkpoint, the relayer relays it, the bridge verifies the signatures on
 chain, the receiver fetches and checks the bytes) as a share of the run's time.
 
-    python bench/crosschain.py [--rounds N]
+    python -m bench.crosschain [--rounds N]
 
 Runs ``examples/two-networks.toml`` (two networks, an exchange after every
 round) with the full protocol on the embedded EVM and reads the exchange's
@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Figure, at_most, context  # noqa: E402
-
-from poft.experiment.config import load_config  # noqa: E402
+from bench.figures import Figure, at_most, context  # noqa: E402
+from poft.config.experiment import load_config  # noqa: E402
 from poft.experiment.run import run_experiment  # noqa: E402
 
 CONFIG = "examples/two-networks.toml"

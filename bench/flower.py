@@ -1,6 +1,6 @@
 """poft vs Flower on the same workload: client-updates per second.
 
-    python bench/flower.py [--quick] [--config bench/flower.toml] [--client-cpus N]
+    python -m bench.flower [--quick] [--config bench/flower.toml] [--client-cpus N]
 
 Needs the optional ``bench`` extra (``flwr[simulation]==1.41.0``, with Ray):
 ``make bench-setup``.
@@ -61,13 +61,11 @@ os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Figure, at_least, context, table  # noqa: E402
-
 import poft.experiment.run as run_module  # noqa: E402
+from bench.figures import Figure, at_least, context, table  # noqa: E402
+from poft.config.experiment import ExperimentConfig, dump_config, load_config  # noqa: E402
+from poft.config.population import plan_population  # noqa: E402
 from poft.drivers.setup import initial_model, load_experiment_data, participant_seed  # noqa: E402
-from poft.experiment.config import ExperimentConfig, dump_config, load_config  # noqa: E402
-from poft.experiment.population import plan_population  # noqa: E402
 from poft.learning.training import evaluate, local_train  # noqa: E402
 
 CONFIG = Path(__file__).resolve().with_name("flower.toml")

@@ -1,28 +1,30 @@
 """Ledger benchmark: one full round (20 workers, 5 validators, 2 miners) on the embedded EVM
 and on anvil (automine), in the same run: gas per call kind and transactions per second.
 
-    .venv/bin/python bench/ledger.py [--workers 20] [--validators 5] [--miners 2] [--json out.json]
+    .venv/bin/python -m bench.ledger [--workers 20] [--validators 5] [--miners 2] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
+from bench.figures import Figure, context  # noqa: E402
 from poft.ledger import (  # noqa: E402
-    AnvilNode, AnvilNotFound, EmbeddedBackend, LedgerClient, NetworkParams, Phase, RpcBackend,
-    deploy_network, find_anvil,
+    AnvilNode,
+    AnvilNotFound,
+    EmbeddedBackend,
+    LedgerClient,
+    NetworkParams,
+    Phase,
+    RpcBackend,
+    deploy_network,
+    find_anvil,
 )
 from poft.ledger.backends import LedgerBackend  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Figure, context  # noqa: E402
 
 ETH = 10**18
 

@@ -1,7 +1,7 @@
 """On-chain bytes per model: poft's commitment vs the raw-weight embedding of
 PoFT's prototype, at 100k, 1M and 10M parameters.
 
-    python bench/onchain_bytes.py
+    python -m bench.onchain_bytes
 
 The prototype wrote a model's serialized weights on chain in 800 KiB fragments,
 one transaction each. poft writes the model's Merkle root (plus the architecture
@@ -29,19 +29,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from commitment import make_state  # noqa: E402  (bench/commitment.py)
-from figures import Figure, at_least, context, table  # noqa: E402
-
+from bench.commitment import make_state  # noqa: E402  (bench/commitment.py)
+from bench.figures import Figure, at_least, context, table  # noqa: E402
 from poft.commitment import commit  # noqa: E402
-from poft.store import digest_of, location  # noqa: E402
 from poft.ledger import EmbeddedBackend, LedgerClient, NetworkParams, deploy_network  # noqa: E402
+from poft.store import digest_of, location  # noqa: E402
 
 ETH = 10**18
 FRAGMENT = 800 * 1024

@@ -2,7 +2,7 @@
 federated training with no ledger (`poft.drivers.simulation.simulate`: same data,
 model, local training, validator scoring and aggregation), measured in one run.
 
-    python bench/overhead.py [CONFIG] [--rounds N]
+    python -m bench.overhead [CONFIG] [--rounds N]
 
 Prints both wall and CPU times, the ratios (goal <= 1.05x) and where the protocol
 run's time goes, phase by phase. On a machine shared with other work, the CPU-time
@@ -17,12 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.figures import Figure, at_most, context  # noqa: E402
+from poft.config.experiment import load_config
 from poft.drivers.simulation import simulate
-from poft.experiment.config import load_config
 from poft.experiment.run import run_experiment
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Figure, at_most, context  # noqa: E402
 
 GOAL = 1.05
 BLOCK_GAS = 30_000_000          # Ethereum mainnet's block gas limit

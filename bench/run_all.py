@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one table, and ``bench/results.json``.
 
-    python bench/run_all.py [--quick] [--only NAME ...] [--out bench/results.json]
+    python -m bench.run_all [--quick] [--only NAME ...] [--out bench/results.json]
 
 Each benchmark module here exposes ``figures(quick) -> list[Figure]`` (see
 ``bench/figures.py``); every figure is a ratio or amount measured side by side
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -25,9 +24,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
-from figures import Figure, table, write_results  # noqa: E402
+from bench.figures import Figure, table, write_results  # noqa: E402
 
 # Order: quick, self-contained ones first; the long runs last.
 BENCHMARKS = {
@@ -46,7 +44,7 @@ def run_one(name: str, quick: bool) -> tuple[list[Figure], str | None]:
     started = time.perf_counter()
     print(f"== {name}: {BENCHMARKS[name]}", flush=True)
     try:
-        module = importlib.import_module(name)
+        module = importlib.import_module(f"bench.{name}")
         figures = module.figures(quick=quick)
     except Exception as exc:     # one broken benchmark must not hide the others
         traceback.print_exc()

@@ -1,7 +1,7 @@
 """Scale: 4 networks x 10 / 50 / 100 workers per network x 10 rounds, the full
 protocol (`poft run`: embedded EVMs, in-process driver, cross-chain ring).
 
-    python bench/scale.py [--quick] [--sizes 10,50,100] [--rounds N] [--config FILE]
+    python -m bench.scale [--quick] [--sizes 10,50,100] [--rounds N] [--config FILE]
 
 Each size runs `poft run` in a child process of its own, so its peak resident
 memory (the child's ``ru_maxrss`` from ``wait4``) and CPU time are its own. The
@@ -45,10 +45,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
-from figures import Figure, at_least, at_most, context, table  # noqa: E402
-
-from poft.experiment.config import dump_config, parse_config  # noqa: E402
+from bench.figures import Figure, at_least, at_most, context, table  # noqa: E402
+from poft.config.experiment import dump_config, parse_config  # noqa: E402
 
 CONFIG = REPO / "examples" / "scale.toml"
 SIZES, ROUNDS = (10, 50, 100), 10

@@ -1,9 +1,10 @@
 """poft: accountable, Byzantine-robust federated learning across blockchain networks.
 
-Layers (see DESIGN.md): learning core (`poft.learning`), aggregation
-(`poft.aggregation`), attacks (`poft.attacks`), commitment (`poft.commitment`),
-store (`poft.store`), ledger (`poft.ledger`), protocol roles (`poft.protocol`),
-drivers (`poft.drivers`) and experiments/CLI (`poft.experiment`, `poft.cli`).
+Layers, bottom up (docs/architecture.md): errors (`poft.errors`); learning core
+(`poft.learning`), aggregation (`poft.aggregation`), commitment (`poft.commitment`),
+store (`poft.store`), ledger (`poft.ledger`); attacks (`poft.attacks`), config
+(`poft.config`); protocol roles (`poft.protocol`), run outputs (`poft.outputs`);
+drivers (`poft.drivers`); experiments (`poft.experiment`); the CLI (`poft.cli`).
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-from poft.cli import main
 import sys
+
+from poft.cli import main
 
 sys.exit(main())

@@ -8,7 +8,8 @@
 
 Each subcommand's `--help` explains its arguments. Errors in configs and inputs
 print one clear line (what was wrong and how to fix it) and exit with status 2;
-a model that fails verification exits with status 1.
+Ctrl-C exits with 130; a model that fails verification exits with status 1, and
+so does a bug in poft (one line; the traceback with `-v`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
+
+from poft.errors import InputError
 
 # Idle OpenMP threads must sleep, not spin: spinning made training up to 20x slower on
 # a busy 2-core machine. Set before torch is first imported (the commands import it).
@@ -44,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Accountable, Byzantine-robust federated learning across blockchain "
                     "networks (PoFT + SABFL).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log protocol events")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log protocol events; on a bug, print the traceback")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one experiment from a TOML config",
@@ -81,12 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "grid (resumable); convex: optimality gap by round per rule")
     bench.add_argument("rest", nargs=argparse.REMAINDER,
                        help="CONFIG [--out DIR] [...]; see `poft bench STUDY --help`")
+    for command in sub.choices.values():   # `-v` also after the command: poft run -v ...
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log protocol events; on a bug, print the traceback")
     return parser
 
 
 def add_node_mode_commands(sub) -> None:
     """`poft chain`, `poft node`, `poft store` (node mode)."""
-    from poft.drivers import chain_cli, node
+    from poft.drivers.chain import cli as chain_cli
+    from poft.drivers.node import main as node
 
     chain = sub.add_parser("chain", help="start/stop the local chains of a node-mode run",
                            description="up: one anvil per network, contracts deployed, "
@@ -104,33 +113,58 @@ def add_node_mode_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one `poft` command; returns the exit status (0 ok, 1 failed or bug, 2 bad input,
+    130 interrupted)."""
+    args = build_parser().parse_args(argv)   # argparse itself exits 2 on bad flags
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "verify":
-            return cmd_verify(args)
-        if args.command == "bench":
-            return cmd_bench(args)
-        if args.command in ("chain", "node", "store"):
-            return cmd_node_mode(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"poft {args.command}: error: {exc}", file=sys.stderr)
+        return dispatch(args)
+    except (InputError, *USER_FILE_ERRORS) as exc:
+        print(f"poft {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    return 2
+    except KeyboardInterrupt:
+        print(f"poft {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug, said as one
+        print(f"poft {args.command}: this is a bug in poft, please report it: "
+              f"{type(exc).__name__}: {one_line(exc)}"
+              + ("" if args.verbose else " (run with -v for the traceback)"), file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return 1
+
+
+# A missing, unreadable or misplaced file or folder named on the command line: the
+# user's to fix, whichever layer tripped over it.
+USER_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError,
+                    NotADirectoryError, PermissionError)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def dispatch(args) -> int:
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "verify":
+        return cmd_verify(args)
+    if args.command == "bench":
+        return cmd_bench(args)
+    return cmd_node_mode(args)
 
 
 def cmd_run(args) -> int:
-    from poft.experiment.config import load_config
+    from poft.config.experiment import load_config
     from poft.experiment.run import run_experiment
 
     config = load_config(args.config).with_overrides(seed=args.seed, rounds=args.rounds,
                                                      crosschain=not args.no_crosschain)
     out = Path(args.out or Path("runs") / config.experiment.name)
     if args.backend == "anvil":
-        from poft.drivers.node_runner import RunFailed, run_node_mode
+        from poft.drivers.node.runner import RunFailed, run_node_mode
 
         try:
             summary = run_node_mode(config, out, progress=not args.no_progress)
@@ -148,7 +182,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_node_mode(args) -> int:
-    from poft.drivers import chain_cli, node
+    from poft.drivers.chain import cli as chain_cli
+    from poft.drivers.node import main as node
 
     if args.command == "chain":
         return chain_cli.cmd_chain(args)

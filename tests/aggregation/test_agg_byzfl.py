@@ -25,13 +25,13 @@ tolerances. Parameter mapping, read from ByzFL 0.0.11's source:
 import pytest
 import torch
 
+from byzfl_loader import load as load_byzfl  # tests/ is on pytest's pythonpath
 from poft.aggregation.centered_clipping import centered_clipping
 from poft.aggregation.geometric_median import geometric_median
 from poft.aggregation.krum import krum, multi_krum
 from poft.aggregation.mean import mean
 from poft.aggregation.median import median
 from poft.aggregation.trimmed_mean import trimmed_mean
-from byzfl_loader import load as load_byzfl  # tests/ is on pytest's pythonpath
 
 SEEDS = [0, 1, 2, 3, 4]
 SIZES = [10, 11, 13, 15]

@@ -17,11 +17,11 @@ Parameter mapping (from ByzFL 0.0.11's source):
 import pytest
 import torch
 
+from byzfl_loader import load as load_byzfl  # tests/ is on pytest's pythonpath
 from poft.attacks.alie import alie
 from poft.attacks.gaussian import gaussian
 from poft.attacks.ipm import ipm
 from poft.attacks.sign_flip import sign_flip
-from byzfl_loader import load as load_byzfl  # tests/ is on pytest's pythonpath
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,10 @@
 
 import json
 import math
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import figures  # noqa: E402  (bench/figures.py)
-import run_all  # noqa: E402  (bench/run_all.py)
-from figures import at_least, at_most, context  # noqa: E402
+import bench.figures as figures  # noqa: E402  (bench/figures.py)
+import bench.run_all as run_all  # noqa: E402  (bench/run_all.py)
+from bench.figures import at_least, at_most, context  # noqa: E402
 
 
 def test_verdicts_follow_the_direction_of_the_goal():

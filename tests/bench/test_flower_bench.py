@@ -3,21 +3,16 @@
 its figures. The Flower run itself is `python bench/flower.py --quick`."""
 
 import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import flower  # noqa: E402  (bench/flower.py)
-
+import bench.flower as flower  # noqa: E402  (bench/flower.py)
+from poft.config.experiment import parse_config  # noqa: E402
 from poft.drivers.simulation import simulate  # noqa: E402
-from poft.experiment.config import parse_config  # noqa: E402
 from poft.learning.params import flatten  # noqa: E402
 from poft.learning.training import local_train  # noqa: E402
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
-from poft.experiment.config import load_config
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "scale.py"
+from poft.config.experiment import load_config
 
 
 @pytest.fixture(scope="module")
 def scale():
-    spec = importlib.util.spec_from_file_location("scale_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module          # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    import bench.scale
+    return bench.scale
 
 
 def test_base_config_is_the_100_worker_run(scale):

@@ -7,7 +7,15 @@ import struct
 
 import pytest
 
-from poft.commitment import DEFAULT_CHUNK_SIZE, MerkleProof, MerkleTree, chunk_count, chunk_proof, merkle_root, verify_chunk
+from poft.commitment import (
+    DEFAULT_CHUNK_SIZE,
+    MerkleProof,
+    MerkleTree,
+    chunk_count,
+    chunk_proof,
+    merkle_root,
+    verify_chunk,
+)
 
 
 def H(b: bytes) -> bytes:

@@ -52,7 +52,6 @@ from __future__ import annotations
 import itertools
 import random
 import re
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -64,15 +63,19 @@ from eth_abi import encode
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 import poft.ledger
+from ledger_support import ETH, TEST_PARAMS, Net, build_net  # noqa: E402
 from poft.ledger import (
-    BridgeClient, Checkpoint, ContractRevert, EmbeddedBackend, Phase, relay_checkpoint, trust_network,
+    BridgeClient,
+    Checkpoint,
+    ContractRevert,
+    EmbeddedBackend,
+    Phase,
+    relay_checkpoint,
+    trust_network,
 )
 from poft.ledger.accounts import SECP256K1_N, Account, derive_accounts, recover_signer
 from poft.ledger.eip712 import CHECKPOINT_TYPEHASH, checkpoint_digest, domain_separator, typed_digest
 from poft.ledger.errors import decode_revert_data
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))  # ledger_support, as tests/ledger/conftest.py
-from ledger_support import ETH, TEST_PARAMS, Net, build_net  # noqa: E402
 
 SEED = 20_260_611
 PER_FAMILY = 200

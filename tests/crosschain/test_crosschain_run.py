@@ -5,8 +5,8 @@ import json
 import pytest
 
 from poft.cli import main as poft
-from poft.drivers.inprocess import InProcessDriver
-from poft.experiment.config import parse_config
+from poft.config.experiment import parse_config
+from poft.drivers.inprocess.driver import InProcessDriver
 from poft.experiment.run import run_experiment
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from poft.experiment.config import ConfigError, dump_config, load_config, parse_config
+from poft.config.experiment import ConfigError, dump_config, load_config, parse_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

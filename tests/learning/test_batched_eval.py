@@ -5,8 +5,14 @@ import math
 import pytest
 import torch
 
-from poft.learning.batched_eval import batched_accuracies, batched_losses, batched_metrics, pass_shape, stack_states
-from poft.learning.batched_eval import activations_per_sample
+from poft.learning.batched_eval import (
+    activations_per_sample,
+    batched_accuracies,
+    batched_losses,
+    batched_metrics,
+    pass_shape,
+    stack_states,
+)
 from poft.learning.datasets import load_dataset
 from poft.learning.models import build_model
 from poft.learning.training import evaluate

@@ -8,12 +8,7 @@ Helpers live in ledger_support.py.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # ledger_support, whatever pytest's import mode
 
 from ledger_support import ANVIL_PATH, ANVIL_SKIP, BACKEND_PARAMS, ChainFactory, Net, build_net  # noqa: E402
 

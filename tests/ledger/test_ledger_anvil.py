@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from ledger_support import ANVIL_PATH, ANVIL_SKIP, TEST_PARAMS, build_net
 
+from ledger_support import ANVIL_PATH, ANVIL_SKIP, TEST_PARAMS, build_net
 from poft.ledger import AnvilNode, AnvilNotFound, LedgerClient, Phase, RpcBackend, find_anvil
 from poft.ledger import anvil as anvil_module
+
 
 def needs_anvil(test):
     return pytest.mark.anvil(pytest.mark.skipif(ANVIL_PATH is None, reason=ANVIL_SKIP or "-")(test))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 from eth_utils import keccak
-from ledger_support import TEST_PARAMS, build_net
 
+from ledger_support import TEST_PARAMS, build_net
 from poft.ledger import BridgeClient, ContractRevert, Phase, relay_checkpoint, trust_network
 from poft.ledger.accounts import SECP256K1_N, derive_accounts
 from poft.ledger.eip712 import Domain, checkpoint_digest, sign_checkpoint, sign_validator_set

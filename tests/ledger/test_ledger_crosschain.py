@@ -10,7 +10,6 @@ import math
 import statistics
 
 from ledger_support import ETH, FP, TEST_PARAMS, build_net
-
 from poft.ledger import Phase, relay_checkpoint, trust_network
 from poft.ledger.fixed import WEIGHT_SCALE, weights_to_fixed
 

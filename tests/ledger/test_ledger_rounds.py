@@ -6,11 +6,10 @@ import math
 
 import pytest
 
+from ledger_support import ETH, FP, GENESIS_ROOT, TEST_PARAMS
 from poft.ledger import ContractRevert, NetworkParams, Phase, deploy_network
 from poft.ledger.client import LedgerClient
 from poft.ledger.fixed import LOSS_NONFINITE
-
-from ledger_support import ETH, FP, GENESIS_ROOT, TEST_PARAMS
 
 ROOT = b"\x42" * 32
 

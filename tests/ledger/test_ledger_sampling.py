@@ -8,8 +8,8 @@ import math
 
 import pytest
 from eth_utils import keccak
-from ledger_support import ETH, TEST_PARAMS, build_net
 
+from ledger_support import ETH, TEST_PARAMS, build_net
 from poft.ledger import EmbeddedBackend, LedgerError, NetworkParams
 
 STAKES = [1, 1, 2, 2, 3, 4, 6, 8]  # ETH; heavy skew so uniform sampling is far off

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ledger_support import ETH, TEST_PARAMS, build_net
-
 from poft.ledger import Phase
 from poft.ledger.fixed import WEIGHT_SCALE, weights_to_fixed
 

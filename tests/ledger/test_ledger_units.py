@@ -12,8 +12,14 @@ from poft.ledger import compile as compile_module
 from poft.ledger.accounts import Account, derive_accounts, recover_signer
 from poft.ledger.errors import decode_revert_data
 from poft.ledger.fixed import (
-    LOSS_NONFINITE, LOSS_SCALE, WEIGHT_SCALE, as_fixed_weights, fixed_to_loss, loss_to_fixed,
-    weights_hash, weights_to_fixed,
+    LOSS_NONFINITE,
+    LOSS_SCALE,
+    WEIGHT_SCALE,
+    as_fixed_weights,
+    fixed_to_loss,
+    loss_to_fixed,
+    weights_hash,
+    weights_to_fixed,
 )
 from poft.ledger.gas import GasReport
 

@@ -8,12 +8,7 @@ teardown, also when a test fails.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # node_support, whatever pytest's import mode
 
 from node_support import ANVIL, ANVIL_SKIP, Cluster, config_toml  # noqa: E402
 

@@ -6,8 +6,8 @@ The tests share one network and run in file order, each on the next round.
 from __future__ import annotations
 
 import pytest
-from node_support import poft_run
 
+from node_support import poft_run
 from poft.ledger import Phase
 
 pytestmark = pytest.mark.anvil

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from node_support import ANVIL, ANVIL_SKIP, config_toml
 
-from poft.drivers.chain_processes import is_our_anvil
-from poft.drivers.supervisor import poft_command
+from node_support import ANVIL, ANVIL_SKIP, config_toml
+from poft.drivers.chain.processes import is_our_anvil
+from poft.drivers.node.supervisor import poft_command
 
 pytestmark = pytest.mark.anvil
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from node_support import ANVIL, ANVIL_SKIP, config_toml, poft_run
 
-from poft.drivers.chain import chain_down
-from poft.drivers.node_log import read_events
+from node_support import ANVIL, ANVIL_SKIP, config_toml, poft_run
+from poft.drivers.chain.commands import chain_down
+from poft.drivers.node.log import read_events
 
 pytestmark = pytest.mark.anvil
 

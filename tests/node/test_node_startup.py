@@ -11,9 +11,9 @@ import json
 import time
 
 import pytest
-from node_support import ANVIL, ANVIL_SKIP, PASSWORD, Cluster, config_toml, poft_run
 
-from poft.drivers.keys import write_keystore
+from node_support import ANVIL, ANVIL_SKIP, PASSWORD, Cluster, config_toml, poft_run
+from poft.drivers.chain.keys import write_keystore
 from poft.ledger import Account
 from poft.ledger.anvil import free_port
 

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from poft.drivers.deployment_file import DeploymentError, DeploymentFile
-from poft.drivers.keys import KeyLoadError, dev_key, load_keystore, read_password, write_keystore
-from poft.drivers.node_log import EventLog, read_events
-from poft.drivers.node_setup import NodeSetupError, parse_roles
-from poft.drivers.node_waits import Backoff, BoundedWaits
+from poft.drivers.chain.deployment import DeploymentError, DeploymentFile
+from poft.drivers.chain.keys import KeyLoadError, dev_key, load_keystore, read_password, write_keystore
+from poft.drivers.node.identity import NodeSetupError, parse_roles
+from poft.drivers.node.log import EventLog, read_events
+from poft.drivers.node.waits import Backoff, BoundedWaits
 from poft.ledger import Account
 
 

@@ -8,9 +8,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from poft.drivers.supervisor import poft_command
 
-from poft.drivers.supervisor import Supervisor
+from poft.drivers.node.supervisor import Supervisor, poft_command
 from poft.ledger.anvil import free_port
 from poft.store import BlobNotFound, HttpStore, LocalStore, StoreUnavailable
 

@@ -5,13 +5,13 @@ import math
 import pytest
 import torch
 
+from poft.ledger import WEIGHT_SCALE
 from poft.protocol.aggregate import (
     AggregationSpec,
     RoundInputs,
     aggregate_round,
     matches,
 )
-from poft.ledger import WEIGHT_SCALE
 
 
 def inputs(candidates, losses, theta=None):

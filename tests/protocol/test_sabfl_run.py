@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from poft.cli import main as poft
-from poft.drivers.inprocess import InProcessDriver
-from poft.experiment.config import parse_config
+from poft.config.experiment import parse_config
+from poft.drivers.inprocess.driver import InProcessDriver
 from poft.experiment.run import run_experiment
 from poft.ledger import Phase
 from poft.protocol.worker import ByzantineWorker
@@ -155,7 +155,7 @@ def test_minority_of_lying_validators_does_not_change_the_model(tmp_path):
             for staker in net.stakers.values():
                 staker.validator.data = shared
 
-            def one_validator_lies(network, round_id):
+            def one_validator_lies(network, round_id, lying=lying):
                 liar = network.anyone.committee(round_id).validators[0]
                 for address, staker in network.stakers.items():
                     staker.validator.lying = lying and address == liar

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from poft.experiment.config import ConfigError
+from poft.config.experiment import ConfigError
 from poft.experiment.convex import load_convex_config, run_convex
 
 CONFIG = """

@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
+from poft.config.experiment import ConfigError
 from poft.experiment import robustness
-from poft.experiment.config import ConfigError
 from poft.experiment.robustness import load_robustness_config, run_robustness
 from poft.experiment.robustness_report import summarize
 

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
+from poft.config.experiment import parse_config
 from poft.drivers.simulation import simulate
 from poft.protocol.aggregate import clipping_radius, resolve_rule_params
-from poft.experiment.config import parse_config
 
 
 def tiny(rule="softmax", attack="sign_flip", fraction=0.3, rounds=3, seed=0, **network):

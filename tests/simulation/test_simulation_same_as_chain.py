@@ -7,9 +7,9 @@ both drivers must produce the same global models, hence the same accuracies.
 
 import pytest
 
-from poft.drivers import inprocess
+from poft.config.experiment import parse_config
+from poft.drivers.inprocess import driver as inprocess
 from poft.drivers.simulation import simulate
-from poft.experiment.config import parse_config
 
 
 def config(rule, attack, **extra):

@@ -20,7 +20,7 @@ _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 def as_matrix(deltas, *, name: str = "deltas") -> torch.Tensor:
     """``deltas`` as a finite float64 ``(n, d)`` CPU tensor with ``n, d >= 1``.
 
-    Updates with NaN/Inf are refused upstream (DESIGN "Bad input"); a rule that
+    Updates with NaN/Inf are refused upstream (docs/architecture.md, "Errors"); a rule that
     silently absorbed them would hide the fault, so here they are an error that
     names the offending rows.
     """

@@ -8,6 +8,8 @@ wrong and what to do about it.
 
 from __future__ import annotations
 
+from poft.errors import PoftError
+
 __all__ = [
     "CommitmentError",
     "CorruptModel",
@@ -17,7 +19,7 @@ __all__ = [
 ]
 
 
-class CommitmentError(ValueError):
+class CommitmentError(PoftError, ValueError):
     """Base class: a model blob or state dict does not meet its commitment."""
 
 

@@ -25,7 +25,7 @@ from functools import cached_property
 
 import torch
 
-from .canonical import TensorLayout, state_tensor, canonical_dtype
+from .canonical import TensorLayout, canonical_dtype, state_tensor
 
 __all__ = [
     "TensorSpec",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .canonical import canonical_bytes, check_finite, load_canonical, read_layout
-from .errors import ArchitectureMismatch, CorruptModel, CommitmentMismatch
+from .errors import ArchitectureMismatch, CommitmentMismatch, CorruptModel
 from .fingerprint import Architecture
 from .merkle import merkle_root
 

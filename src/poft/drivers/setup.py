@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from poft.attacks import DATA_ATTACKS
-from poft.experiment.config import ExperimentConfig, NetworkSection
-from poft.experiment.population import NetworkPlan, ParticipantPlan
+from poft.config.experiment import ExperimentConfig, NetworkSection
+from poft.config.population import NetworkPlan, ParticipantPlan
 from poft.learning.datasets import ArrayDataset, load_dataset
 from poft.learning.models import build_model
 from poft.protocol.aggregate import AggregationSpec

@@ -65,6 +65,8 @@ import torch
 from tqdm import tqdm
 
 from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
+from poft.config.experiment import ExperimentConfig
+from poft.config.population import NetworkPlan, ParticipantPlan, plan_population
 from poft.drivers.setup import (
     ExperimentData,
     initial_model,
@@ -73,8 +75,7 @@ from poft.drivers.setup import (
     poisoned,
     spec_of,
 )
-from poft.experiment.config import ExperimentConfig
-from poft.experiment.population import NetworkPlan, ParticipantPlan, plan_population
+from poft.errors import InputError
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
@@ -89,7 +90,7 @@ TRIGGER_KEYS = ("size", "value", "corner", "image_shape")
 # ---------------------------------------------------------------- results
 
 @dataclass
-class RoundRecord:
+class SimulatedRound:
     """One network's round: the new global model and how it was formed."""
 
     network: str
@@ -125,7 +126,7 @@ class NetworkResult:
     def backdoor_success(self) -> float | None:
         return self.backdoor_by_round[-1] if self.backdoor_by_round else None
 
-    def add(self, record: RoundRecord) -> None:
+    def add(self, record: SimulatedRound) -> None:
         self.accuracy_by_round.append(record.accuracy)
         self.loss_by_round.append(record.loss)
         self.weights_by_round.append(record.weights)
@@ -191,7 +192,7 @@ class SimNetwork:
         if self.net.attack != "backdoor":
             return {}
         if len(train.input_shape) < 2:
-            raise ValueError(f"network {self.net.name!r}: the backdoor attack stamps a trigger "
+            raise InputError(f"network {self.net.name!r}: the backdoor attack stamps a trigger "
                              f"on images; dataset {self.config.data.dataset!r} has flat "
                              f"features {train.input_shape}")
         return {k: v for k, v in self.attack_params.items() if k in TRIGGER_KEYS}
@@ -202,7 +203,7 @@ class SimNetwork:
 
     # -- one round
 
-    def run_round(self, round_id: int) -> RoundRecord:
+    def run_round(self, round_id: int) -> SimulatedRound:
         theta = self.global_vec
         order, candidates = self.collect_candidates(theta)
         committee = self.draw_committee()
@@ -308,12 +309,12 @@ class SimNetwork:
         """FLTrust's server update: the validator trains on its own scoring data."""
         return (self.local_update(validator, theta).double() - theta.double())
 
-    def record(self, round_id: int, weights: list[float]) -> RoundRecord:
+    def record(self, round_id: int, weights: list[float]) -> SimulatedRound:
         with self.timer.phase("test"):
             self.model.load_state_dict(unflatten(self.global_vec, self.template))
             loss, accuracy = evaluate(self.model, self.test)
             asr = self.backdoor_success() if self.net.attack == "backdoor" else None
-        return RoundRecord(self.plan.name, round_id, accuracy, loss, weights,
+        return SimulatedRound(self.plan.name, round_id, accuracy, loss, weights,
                            list(self.result.byzantine), asr, self.global_vec.clone())
 
     def backdoor_success(self) -> float:
@@ -325,11 +326,11 @@ class SimNetwork:
 # ---------------------------------------------------------------- driver
 
 def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | None = None,
-             on_round: Callable[[RoundRecord], None] | None = None) -> SimulationResult:
+             on_round: Callable[[SimulatedRound], None] | None = None) -> SimulationResult:
     """Run every round of every network without a ledger (see the module docstring).
 
     ``rule`` overrides every network's aggregation rule; ``on_round`` is called
-    with each `RoundRecord` as soon as the round is done.
+    with each `SimulatedRound` as soon as the round is done.
     """
     if config.experiment.threads > 0:
         torch.set_num_threads(config.experiment.threads)
@@ -358,5 +359,5 @@ def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | No
     return SimulationResult({n.plan.name: n.result for n in networks}, timing)
 
 
-__all__ = ["RoundRecord", "NetworkResult", "SimulationResult", "ExperimentData",
+__all__ = ["SimulatedRound", "NetworkResult", "SimulationResult", "ExperimentData",
            "load_experiment_data", "initial_model", "simulate"]

@@ -42,10 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from poft.drivers.simulation import RoundRecord, initial_model, load_experiment_data, simulate
-from poft.experiment.config import ExperimentConfig, RuleName, parse_config, read_toml
-from poft.experiment.population import plan_population
-from poft.experiment.schema import bounded, fail, load_section
+from poft.config.experiment import ExperimentConfig, RuleName, parse_config, read_toml
+from poft.config.population import plan_population
+from poft.config.schema import bounded, fail, load_section
+from poft.drivers.simulation import SimulatedRound, initial_model, load_experiment_data, simulate
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten
 
@@ -166,7 +166,7 @@ def run_convex(config_path: str | Path, out_dir: str | Path, *, progress: bool =
     for rule in study.rules:
         gaps, accuracies = [objective.value(start) - optimum], [math.nan]
 
-        def track(record: RoundRecord) -> None:
+        def track(record: SimulatedRound, gaps=gaps, accuracies=accuracies) -> None:
             gaps.append(objective.value(record.model) - optimum)
             accuracies.append(record.accuracy)
 

@@ -50,8 +50,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from poft.config.experiment import ConfigError, ExperimentConfig, dump_config
 from poft.drivers.simulation import SimulationResult, simulate
-from poft.experiment.config import ConfigError, ExperimentConfig, dump_config
+from poft.errors import InputError
 from poft.experiment.robustness_grid import (
     Cell,
     GridSection,
@@ -71,7 +72,7 @@ def read_rows(csv_path: Path) -> list[dict]:
         reader = csv.DictReader(handle)
         missing = [c for c in KEY_COLUMNS + ["final_accuracy"] if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{csv_path} lacks the columns {missing}; it was not written by "
+            raise InputError(f"{csv_path} lacks the columns {missing}; it was not written by "
                              f"`poft bench robustness`; choose another --out folder")
         return list(reader)
 

@@ -15,10 +15,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from poft.experiment.config import (AttackName, ConfigError, ExperimentConfig, RuleName,
-                                    parse_config, read_toml)
+from poft.config.experiment import (
+    AttackName,
+    ConfigError,
+    ExperimentConfig,
+    RuleName,
+    parse_config,
+    read_toml,
+)
+from poft.config.schema import fail, load_section
+from poft.errors import InputError
 from poft.experiment.robustness_report import cell_key
-from poft.experiment.schema import fail, load_section
 
 PARTITION_FORMAT = re.compile(r"^dirichlet:([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
 PARTITION_HELP = "use 'iid' or 'dirichlet:<alpha>' with alpha > 0, e.g. 'dirichlet:0.5'"
@@ -155,7 +162,7 @@ def slice_grid(grid: GridSection, **keep: list | None) -> GridSection:
     """
     unknown = set(keep) - set(SLICE_AXES)
     if unknown:
-        raise ValueError(f"cannot slice by {sorted(unknown)}; axes: {', '.join(SLICE_AXES)}")
+        raise InputError(f"cannot slice by {sorted(unknown)}; axes: {', '.join(SLICE_AXES)}")
     changes = {}
     for axis, values in keep.items():
         if values is None:

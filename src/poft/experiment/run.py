@@ -1,6 +1,6 @@
 """`poft run`: one experiment from a config, with its output folder.
 
-Writes into the output folder (DESIGN.md, "Outer interfaces"):
+Writes into the output folder (docs/architecture.md, "Output files"):
 config.toml (resolved), metrics.jsonl (one record per network per round),
 summary.json, report.html, models/<network>/round-<r>.safetensors,
 deployment.json, and blobs/ (the content-addressed store of the run).
@@ -15,9 +15,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from poft.drivers.inprocess import InProcessDriver
-from poft.experiment.config import ExperimentConfig, dump_config
-from poft.experiment.report import render_report
+from poft.config.experiment import ExperimentConfig, dump_config
+from poft.drivers.inprocess.driver import InProcessDriver
+from poft.outputs.report import render_report
+from poft.outputs.summary import build_summary
 
 
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True
@@ -49,33 +50,3 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "report.html").write_text(render_report(config.experiment.name, summary, records))
     return summary
-
-
-def build_summary(config: ExperimentConfig, out: Path, records: list[dict], driver,
-                  total_s: float) -> dict:
-    networks = {}
-    for net in config.networks:
-        recs = [r for r in records if r["network"] == net.name]
-        last = recs[-1]
-        networks[net.name] = {
-            "final_accuracy": last["accuracy"],
-            "rounds": len(recs),
-            "finalized_rounds": sum(r["finalized"] for r in recs),
-            "accuracy_by_round": [r["accuracy"] for r in recs],
-            "final_model": str(driver.model_path(out, net.name, last["round"])),
-            "final_root": last["model_root"],
-        }
-    timer = driver.timer.totals
-    crosschain = driver.crosschain_summary(total_s)
-    return {
-        "name": config.experiment.name,
-        "seed": config.experiment.seed,
-        "networks": networks,
-        "crosschain": crosschain,
-        "timing": {"total_s": total_s,
-                   "train_s": timer.get("train", 0.0),
-                   "ledger_s": timer.get("ledger", 0.0),
-                   "crosschain_s": sum(crosschain.get("breakdown_s", {}).values()),
-                   "phases_s": dict(timer)},
-        "gas": driver.gas_summary(),
-    }

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poft.commitment import CommitmentError, commit_bytes, load_canonical
+from poft.errors import PoftError
 from poft.ledger import Deployment, LedgerClient, LedgerError, weights_hash
 from poft.ledger.eip712 import checkpoint_digest, recover
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
@@ -30,7 +31,7 @@ from poft.protocol.round_inputs import CandidateCache, collect_round_inputs
 from poft.store import StoreError, open_store, parse_location
 
 
-class VerificationFailed(Exception):
+class VerificationFailed(PoftError):
     """One link of the lineage does not hold; the message says which and why."""
 
 

@@ -29,6 +29,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from poft.errors import InputError
+
 __all__ = [
     "ArrayDataset",
     "DatasetNotFoundError",
@@ -92,7 +94,7 @@ class ArrayDataset:
         return ArrayDataset(self.x[idx], self.y[idx], self.num_classes)
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(InputError, FileNotFoundError):
     """The dataset's files are not on this machine (nothing is downloaded)."""
 
 
@@ -121,20 +123,20 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":  # gzip magic: decompress regardless of the file name
         raw = gzip.decompress(raw)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (the magic number must start with two zero bytes)")
+        raise InputError(f"{path}: not an IDX file (the magic number must start with two zero bytes)")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX type code 0x{code:02x}")
+        raise InputError(f"{path}: unknown IDX type code 0x{code:02x}")
     if ndim == 0:
-        raise ValueError(f"{path}: IDX file declares zero dimensions")
+        raise InputError(f"{path}: IDX file declares zero dimensions")
     header_len = 4 + 4 * ndim
     if len(raw) < header_len:
-        raise ValueError(f"{path}: truncated IDX header")
+        raise InputError(f"{path}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
     expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if len(raw) - header_len != expected:
-        raise ValueError(
+        raise InputError(
             f"{path}: IDX payload is {len(raw) - header_len} bytes but dimensions {dims} "
             f"of {dtype.name} need {expected}; the file is truncated or corrupt"
         )
@@ -189,17 +191,17 @@ def _fashion_mnist_arrays(directory: str, split: str) -> tuple[torch.Tensor, tor
     images = read_idx(_find_idx_file(Path(directory), images_stem))
     labels = read_idx(_find_idx_file(Path(directory), labels_stem))
     if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise ValueError(
+        raise InputError(
             f"{directory}: {images_stem} has shape {images.shape} and dtype {images.dtype}; "
             "Fashion-MNIST images are uint8 of shape (N, 28, 28)"
         )
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"{directory}: {images.shape[0]} images but {labels.shape} labels in {labels_stem}; "
             "the image and label files must belong to the same split"
         )
     if labels.size and labels.max() > 9:
-        raise ValueError(f"{directory}: {labels_stem} holds label {labels.max()}; expected 0..9")
+        raise InputError(f"{directory}: {labels_stem} holds label {labels.max()}; expected 0..9")
     x = torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
     x.sub_(FASHION_MNIST_MEAN).div_(FASHION_MNIST_STD)
     return x, torch.from_numpy(labels.astype(np.int64))
@@ -234,7 +236,7 @@ def load_digits(split: str, seed: int = 0, test_fraction: float = 0.25) -> Array
     """
     _check_split(split)
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
     from sklearn.datasets import load_digits as sklearn_digits  # bundled, no download
 
     bunch = sklearn_digits()
@@ -269,13 +271,13 @@ def load_convex(
     """
     _check_split(split)
     if num_features < 1 or num_classes < 2:
-        raise ValueError("convex needs num_features >= 1 and num_classes >= 2")
+        raise InputError("convex needs num_features >= 1 and num_classes >= 2")
     if noise <= 0:
-        raise ValueError(f"noise must be > 0 (it is a softmax temperature), got {noise}")
+        raise InputError(f"noise must be > 0 (it is a softmax temperature), got {noise}")
     if num_samples is None:
         num_samples = 5000 if split == "train" else 1000
     if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        raise InputError(f"num_samples must be >= 1, got {num_samples}")
     model_rng = np.random.default_rng([seed, 0])
     weights = model_rng.standard_normal((num_features, num_classes)) * (scale / np.sqrt(num_features))
     bias = model_rng.standard_normal(num_classes)
@@ -298,12 +300,12 @@ DATASETS: dict[str, Callable[..., ArrayDataset]] = {
 def load_dataset(name: str, split: str, **options) -> ArrayDataset:
     """Load dataset ``name`` (see ``DATASETS``) for ``split`` with loader ``options``."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(sorted(DATASETS))}")
+        raise InputError(f"unknown dataset {name!r}; allowed: {', '.join(sorted(DATASETS))}")
     loader = DATASETS[name]
     allowed = [p for p in inspect.signature(loader).parameters if p != "split"]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"unknown option(s) {', '.join(unknown)} for dataset {name!r}; allowed: {', '.join(allowed)}"
         )
     return loader(split, **options)
@@ -311,4 +313,4 @@ def load_dataset(name: str, split: str, **options) -> ArrayDataset:
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        raise InputError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")

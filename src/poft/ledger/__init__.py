@@ -7,21 +7,39 @@ This package never imports torch.
 
 from .accounts import Account, derive_accounts
 from .anvil import AnvilNode, find_anvil
-from .backends import EmbeddedBackend, LedgerBackend, RpcBackend
+from .backends import LedgerBackend
 from .bridge_client import BridgeClient
 from .client import LedgerClient
 from .contract import TxResult
 from .deploy import deploy_network
 from .eip712 import Domain
+from .embedded import EmbeddedBackend
 from .errors import (
-    AnvilNotFound, ContractRevert, FeeTooLow, LedgerError, NodeError, TransactionRejected, TransactionTimeout,
+    AnvilNotFound,
+    ContractRevert,
+    FeeTooLow,
+    LedgerError,
+    NodeError,
+    TransactionRejected,
+    TransactionTimeout,
 )
 from .fixed import LOSS_NONFINITE, LOSS_SCALE, WEIGHT_SCALE, losses_to_fixed, weights_hash, weights_to_fixed
 from .gas import GasReport
 from .relay import relay_checkpoint, trust_network
+from .rpc import RpcBackend
 from .types import (
-    Candidate, Checkpoint, Committee, Deployment, GlobalModel, ImportRecord, NetworkParams, Phase,
-    Proposal, RemoteNetwork, RoundState, Signature,
+    Candidate,
+    Checkpoint,
+    Committee,
+    Deployment,
+    GlobalModel,
+    ImportRecord,
+    NetworkParams,
+    Phase,
+    Proposal,
+    RemoteNetwork,
+    RoundState,
+    Signature,
 )
 
 __all__ = [

@@ -130,7 +130,7 @@ class LedgerBackend(ABC):
     @abstractmethod
     def _revert_chain(self, token) -> None: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release resources (nothing to do for most backends)."""
 
     # --- shared behaviour ------------------------------------------------------
@@ -182,7 +182,7 @@ class LedgerBackend(ABC):
                     raise
                 self._refresh_fees()  # the base fee rose: re-sign with a fresh one
 
-    def _refresh_fees(self) -> None:
+    def _refresh_fees(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Forget any cached fee so fee_params() reads the chain again."""
 
     def deploy(self, account: Account, creation_code: bytes, gas: int | None = None) -> tuple[str, TxReceipt]:
@@ -221,15 +221,12 @@ def contract_address(deployer: str, nonce: int) -> str:
     return to_checksum_address(keccak(rlp.encode([to_canonical_address(deployer), nonce]))[-20:])
 
 
-def _topics_match(log_topics: tuple[bytes, ...], wanted: list[bytes | None] | None) -> bool:
+def topics_match(log_topics: tuple[bytes, ...], wanted: list[bytes | None] | None) -> bool:
+    """Whether a log's topics match a filter (`None` matches any topic at its position)."""
     if not wanted:
         return True
     if len(wanted) > len(log_topics):
         return False
     return all(w is None or w == t for w, t in zip(wanted, log_topics))
 
-
-from .embedded import EmbeddedBackend  # noqa: E402  (re-exported: the implementations live
-from .rpc import RpcBackend  # noqa: E402  in embedded.py and rpc.py)
-
-__all__ = ["LedgerBackend", "EmbeddedBackend", "RpcBackend", "TxReceipt", "RawLog", "DEFAULT_FUNDING"]
+__all__ = ["LedgerBackend", "TxReceipt", "RawLog", "DEFAULT_FUNDING", "topics_match"]

@@ -7,7 +7,7 @@ from typing import Sequence
 from .abi import Event
 from .accounts import Account
 from .backends import LedgerBackend
-from .contract import BoundContract, TxResult
+from .contract import BoundContract, TxResult, interface_of
 from .eip712 import Domain
 from .errors import LedgerError
 from .types import Deployment, ImportRecord, RemoteNetwork, Signature
@@ -18,7 +18,6 @@ class BridgeClient:
 
     def __init__(self, backend: LedgerBackend, address: str, account: Account | None = None,
                  *, from_block: int = 0):
-        from .client import interface_of
 
         self.backend = backend
         self.account = account

@@ -12,28 +12,29 @@ except the histories that live only in events (candidates, loss reports).
 
 from __future__ import annotations
 
-import functools
 from typing import Sequence
 
-from .abi import ContractInterface, Event
+from .abi import Event
 from .accounts import Account
 from .backends import LedgerBackend
-from .compile import load_artifact
-from .contract import BoundContract, TxResult
+from .contract import BoundContract, TxResult, interface_of
 from .eip712 import Domain, checkpoint_digest
 from .errors import LedgerError
 from .fixed import as_fixed_weights, fixed_to_loss, losses_to_fixed, weights_hash
 from .types import (
-    ZERO32, Candidate, Checkpoint, Committee, Deployment, GlobalModel, Phase, Proposal, RoundState,
+    ZERO32,
+    Candidate,
+    Checkpoint,
+    Committee,
+    Deployment,
+    GlobalModel,
+    Phase,
+    Proposal,
+    RoundState,
     Signature,
 )
 
 ZERO_ADDRESS = "0x" + "00" * 20
-
-
-@functools.lru_cache(maxsize=None)
-def interface_of(name: str) -> ContractInterface:
-    return ContractInterface(load_artifact(name).abi)
 
 
 class LedgerClient:
@@ -292,8 +293,4 @@ class LedgerClient:
             raise LedgerError("pass an address: this LedgerClient has no account")
         return self.account.address
 
-
-from .bridge_client import BridgeClient  # noqa: E402  (re-exported)
-from .deploy import deploy_network  # noqa: E402  (re-exported)
-
-__all__ = ["LedgerClient", "BridgeClient", "deploy_network", "interface_of"]
+__all__ = ["LedgerClient"]

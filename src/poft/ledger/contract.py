@@ -9,13 +9,21 @@ grew with the state, e.g. more candidates) is re-estimated and sent once more.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from .abi import ContractInterface, Event, topic_for
 from .accounts import Account
 from .backends import LedgerBackend, TxReceipt
+from .compile import load_artifact
 from .errors import ContractRevert
+
+
+@functools.lru_cache(maxsize=None)
+def interface_of(name: str) -> ContractInterface:
+    """The ABI of the compiled contract `name` ("FederatedLedger" or "ModelBridge")."""
+    return ContractInterface(load_artifact(name).abi)
 
 
 @dataclass(frozen=True)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from .accounts import Account
 from .backends import LedgerBackend
+from .client import LedgerClient
 from .compile import load_artifact
+from .contract import interface_of
 from .types import Deployment, NetworkParams
 
 
 def _deploy(backend: LedgerBackend, owner: Account, name: str, args: list) -> tuple[str, int]:
-    from .client import interface_of
-
     code = load_artifact(name).bytecode + interface_of(name).encode_constructor(args)
     address, receipt = backend.deploy(owner, code)
     backend.gas_report.record(f"deploy {name}", receipt.gas_used)
     return address, receipt.block_number
 
 
-def deploy_network(backend: LedgerBackend, params: NetworkParams = NetworkParams(),
+def deploy_network(backend: LedgerBackend, params: NetworkParams | None = None,
                    owner: Account | None = None) -> Deployment:
     """Deploy and link both contracts of a network; `owner` defaults to the backend's operator."""
-    from .client import LedgerClient
+    params = params or NetworkParams()
 
     owner = owner or backend.operator
     bridge, first_block = _deploy(backend, owner, "ModelBridge", [owner.address])

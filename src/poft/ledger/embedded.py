@@ -16,7 +16,7 @@ from pathlib import Path
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from .accounts import EMBEDDED_RICH_KEY, Account
-from .backends import LedgerBackend, RawLog, TxReceipt, _topics_match
+from .backends import LedgerBackend, RawLog, TxReceipt, topics_match
 from .errors import ContractRevert, LedgerError, TransactionRejected, decode_revert_data
 
 GENESIS_TIMESTAMP = 1_700_000_000
@@ -217,7 +217,7 @@ class EmbeddedBackend(LedgerBackend):
         last = self.block_number if to_block is None else to_block
         found = []
         for log in self._logs.get(to_checksum_address(address), ()):
-            if from_block <= log.block_number <= last and _topics_match(log.topics, topics):
+            if from_block <= log.block_number <= last and topics_match(log.topics, topics):
                 found.append(log)
         return found
 

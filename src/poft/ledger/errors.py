@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from poft.errors import PoftError
 
-class LedgerError(Exception):
+
+class LedgerError(PoftError):
     """Any failure of the ledger layer (transaction, node, contract, setup)."""
 
 

@@ -13,9 +13,14 @@ import time
 from eth_utils import to_checksum_address
 
 from .accounts import ANVIL_DEV_KEY, Account
-from .backends import LedgerBackend, RawLog, TxReceipt, _topics_match
+from .backends import LedgerBackend, RawLog, TxReceipt, topics_match
 from .errors import (
-    ContractRevert, FeeTooLow, NodeError, TransactionRejected, TransactionTimeout, decode_revert_data,
+    ContractRevert,
+    FeeTooLow,
+    NodeError,
+    TransactionRejected,
+    TransactionTimeout,
+    decode_revert_data,
 )
 
 PRIORITY_FEE = 10**9  # 1 gwei tip
@@ -139,7 +144,7 @@ class RpcBackend(LedgerBackend):
         if topics:
             query["topics"] = [None if t is None else "0x" + t.hex() for t in topics]
         logs = [_parse_log(entry) for entry in self.rpc("eth_getLogs", query)]
-        return [log for log in logs if _topics_match(log.topics, topics)]
+        return [log for log in logs if topics_match(log.topics, topics)]
 
     # --- transactions -------------------------------------------------------------
     def _broadcast(self, raw, tx_hash, sender, to, data, value, gas):

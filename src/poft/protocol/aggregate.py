@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 import torch
 
 from poft.aggregation import get_rule
-from poft.ledger import weights_to_fixed
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
-
-
+from poft.ledger import weights_to_fixed
 
 # Largest f each f-rule allows for n candidates (Krum: n > 2f + 2; trimmed mean:
 # n > 2f; Bulyan: n >= 4f + 3).

@@ -1,6 +1,6 @@
 """The relayer role: carry a finalized checkpoint from one network to another.
 
-PoFT's verifiable exchange (DESIGN.md, "Cross-chain exchange"): after a round
+PoFT's verifiable exchange (docs/architecture.md, "Cross-chain exchange"): after a round
 is final on network A, A's stakers sign the checkpoint (EIP-712, A's domain);
 the relayer — any party, trusted for nothing — reads the signatures from A and
 submits `(checkpoint, signatures)` to B's `ModelBridge`, which accepts it only

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 from urllib.parse import unquote, urlparse
 
-from .base import BlobStore, URI_SCHEME, digest_of, location, normalize_digest, parse_location, verify_blob
+from poft.errors import InputError
+
+from .base import URI_SCHEME, BlobStore, digest_of, location, normalize_digest, parse_location, verify_blob
 from .errors import BlobCorrupt, BlobNotFound, StoreError, StoreReadOnly, StoreUnavailable
 from .http import BlobServer, HttpStore, serve_blobs
 from .local import LocalStore
@@ -47,19 +49,19 @@ def open_store(location: str | os.PathLike, **options) -> BlobStore:
     if isinstance(location, os.PathLike):
         return LocalStore(location, **options)
     if not isinstance(location, str) or not location:
-        raise ValueError(f"store location must be a URL or a directory path, got {location!r:.80}")
+        raise InputError(f"store location must be a URL or a directory path, got {location!r:.80}")
     lowered = location.lower()
     if lowered.startswith(("http://", "https://")):
         return HttpStore(location, **options)
     if lowered.startswith(URI_SCHEME):
-        raise ValueError(
+        raise InputError(
             f"{location!r:.80} is a blob location, not a store location; pass a directory "
             "or an http(s):// URL, and give the blob's digest to get()"
         )
     if lowered.startswith("file://"):
         return LocalStore(unquote(urlparse(location).path), **options)
     if "://" in location:
-        raise ValueError(
+        raise InputError(
             f"unsupported store location {location!r:.80}: use http(s)://, file:// or a directory path"
         )
     return LocalStore(location, **options)

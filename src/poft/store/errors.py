@@ -7,10 +7,12 @@ a ``ValueError``, so generic handlers still catch them sensibly.
 
 from __future__ import annotations
 
+from poft.errors import PoftError
+
 __all__ = ["StoreError", "BlobNotFound", "BlobCorrupt", "StoreUnavailable", "StoreReadOnly"]
 
 
-class StoreError(Exception):
+class StoreError(PoftError):
     """Base class of every blob store error."""
 
 

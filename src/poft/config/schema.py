@@ -20,8 +20,10 @@ import types
 import typing
 from typing import Any, Literal, get_args, get_origin
 
+from poft.errors import InputError
 
-class ConfigError(ValueError):
+
+class ConfigError(InputError):
     """A config value is missing, unknown or not allowed."""
 
 

@@ -4,7 +4,7 @@ An experiment is one or more *networks* (each its own chain, ledger and
 participants) trained for a number of rounds, optionally exchanging finalized
 models across chains. `load_config(path)` reads a TOML file and returns an
 `ExperimentConfig`; any unknown key or bad value raises `ConfigError` naming the
-key, the value and what is allowed (see `poft.experiment.schema`).
+key, the value and what is allowed (see `poft.config.schema`).
 
 Example (examples/quickstart.toml)::
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from poft.experiment.schema import ConfigError, bounded, fail, load_section, to_table
+from poft.config.schema import ConfigError, bounded, fail, load_section, to_table
 
 Dataset = Literal["fashion_mnist", "digits", "convex"]
 ModelName = Literal["logreg", "mlp", "cnn"]
@@ -194,10 +194,10 @@ class ExperimentConfig:
     def with_overrides(self, *, seed: int | None = None, rounds: int | None = None,
                        crosschain: bool = True) -> "ExperimentConfig":
         """The config with the command line's overrides (`crosschain=False` isolates)."""
-        experiment = dataclasses.replace(
-            self.experiment,
-            seed=self.experiment.seed if seed is None else seed,
-            rounds=self.experiment.rounds if rounds is None else rounds)
+        table = dataclasses.asdict(self.experiment)
+        table.update({k: v for k, v in (("seed", seed), ("rounds", rounds)) if v is not None})
+        # Checked like the file's own values: `--rounds 0` is refused, not run.
+        experiment = load_section(type(self.experiment), table, "experiment")
         exchange = self.crosschain if crosschain else dataclasses.replace(
             self.crosschain, enabled=False)
         return dataclasses.replace(self, experiment=experiment, crosschain=exchange)

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import time
 
-from poft.drivers.node_crosschain import CrossChainDuties
-from poft.drivers.node_waits import BoundedWaits
-from poft.drivers.round_replay import recompute_round
+from poft.drivers.node.crosschain import CrossChainDuties
+from poft.drivers.node.waits import BoundedWaits
 from poft.ledger import ContractRevert, Phase
 from poft.ledger.types import ZERO32
+from poft.protocol.round_replay import recompute_round
 from poft.protocol.worker import ByzantineWorker
 
 OPEN_GRACE_S = 1.0      # others let the node that just settled open the next round

@@ -29,12 +29,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from poft.drivers.chain import chain_down
-from poft.drivers.deployment_file import DeploymentFile
-from poft.drivers.node_collect import collect_outputs
-from poft.drivers.node_log import read_events
-from poft.drivers.supervisor import Child, RunFailed, Supervisor, poft_command
-from poft.experiment.config import ExperimentConfig, dump_config
+from poft.config.experiment import ExperimentConfig, dump_config
+from poft.drivers.chain.commands import chain_down
+from poft.drivers.chain.deployment import DeploymentFile
+from poft.drivers.node.collect import collect_outputs
+from poft.drivers.node.log import read_events
+from poft.drivers.node.supervisor import Child, RunFailed, Supervisor, poft_command
 from poft.ledger import LedgerClient, Phase, RpcBackend
 from poft.ledger.anvil import free_port
 

@@ -4,17 +4,18 @@
 order (open → train → evaluate → aggregate → attest → settle), calling the same
 role code the node driver runs in separate processes. A phase that did not end
 early (e.g. a worker stayed silent) is advanced once its deadline has passed.
-How the runtime is assembled lives in `poft.drivers.assembly`.
+How the runtime is assembled lives in `poft.drivers.participants`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from poft.learning.datasets import ArrayDataset
 from poft.learning.training import evaluate
 from poft.ledger import Phase
+from poft.outputs.metrics import ChainRoundRecord
 from poft.protocol.miner import Miner
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.timing import PhaseTimer
@@ -22,26 +23,6 @@ from poft.protocol.validator import Validator
 from poft.protocol.worker import ByzantineWorker, Worker
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RoundRecord:
-    """What one round did, as written to metrics.jsonl."""
-
-    network: str
-    round: int
-    accuracy: float
-    loss: float
-    model_root: str
-    finalized: bool
-    candidates: list[str]
-    byzantine: list[bool]
-    imported: list[bool]
-    weights: list[float]
-    committee: list[str]
-    miners_tried: list[str]
-    seconds: dict[str, float] = field(default_factory=dict)
-    gas: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,7 +46,7 @@ class NetworkRuntime:
         self.spec, self.genesis_uri, self.import_policy = spec, genesis_uri, import_policy
         self.before_train = []                # hooks: e.g. the relayer adds imported candidates
 
-    def run_round(self) -> RoundRecord:
+    def run_round(self) -> ChainRoundRecord:
         seconds_before = self.timer.snapshot()
         gas_before = _gas_totals(self.backend)
         round_id = self.anyone.open_round()
@@ -122,11 +103,11 @@ class NetworkRuntime:
         return evaluate(self.eval_model, self.test_set)
 
     def record(self, round_id, committee, tried, weights, seconds_before, gas_before
-               ) -> RoundRecord:
+               ) -> ChainRoundRecord:
         with self.timer.phase("test"):
             loss, accuracy = self.evaluate_global()
         candidates = self.anyone.candidates(round_id)
-        return RoundRecord(
+        return ChainRoundRecord(
             network=self.name, round=round_id, accuracy=accuracy, loss=loss,
             model_root=self.anyone.global_model().root.hex(), finalized=bool(weights),
             candidates=[c.owner for c in candidates],

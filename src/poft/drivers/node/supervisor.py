@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from poft.drivers.node_log import read_events
+from poft.drivers.node.log import read_events
+from poft.errors import PoftError
 
 
-class RunFailed(RuntimeError):
+class RunFailed(PoftError):
     """A child failed or the run did not finish; the message names it and its log."""
 
 

@@ -27,12 +27,20 @@ import time
 import traceback
 from pathlib import Path
 
-from poft.drivers.node_log import EventLog, install
-from poft.drivers.node_setup import (
-    Identity, KeySource, NodeSetupError, check_roles, connect, ensure_registered,
-    find_participant, load_account, load_deployment, parse_roles,
+from poft.drivers.node.identity import (
+    Identity,
+    KeySource,
+    NodeSetupError,
+    check_roles,
+    connect,
+    ensure_registered,
+    find_participant,
+    load_account,
+    load_deployment,
+    parse_roles,
 )
-from poft.drivers.node_waits import Backoff
+from poft.drivers.node.log import EventLog, install
+from poft.drivers.node.waits import Backoff
 from poft.ledger import LedgerClient, LedgerError, NodeError, TransactionRejected, TransactionTimeout
 from poft.store import StoreError, open_store
 
@@ -90,8 +98,8 @@ def _roles_fitting(text: str, kind: str) -> frozenset[str]:
 
 def identify(args, events) -> tuple[Identity, object]:
     """All start-up checks, cheapest first; raises NodeSetupError."""
-    from poft.experiment.config import load_config
-    from poft.experiment.schema import ConfigError
+    from poft.config.experiment import load_config
+    from poft.config.schema import ConfigError
 
     parse_roles(args.roles)
     dep = load_deployment(args.deployment, args.network)
@@ -152,9 +160,9 @@ class Node:
                 self.stop.wait(2.0)
 
     def start_once(self):
-        from poft.drivers.node_duties import Duties
-        from poft.drivers.node_roles import build_roles
-        from poft.drivers.assembly import ether
+        from poft.drivers.node.duties import Duties
+        from poft.drivers.node.roles import build_roles
+        from poft.drivers.participants import ether
 
         ident, config = self.ident, self.config
         location = self.args.store or ident.dep.store_location()

@@ -13,7 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
-from poft.drivers.keys import PASSWORD_ENV
+from poft.drivers.chain.keys import PASSWORD_ENV
+from poft.errors import InputError
 
 
 def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +46,7 @@ def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
 
 def default_config(networks: int):
     """A small, quick config (digits, MLP) for `chain up` without --config."""
-    from poft.experiment.config import parse_config
+    from poft.config.experiment import parse_config
 
     names = [f"net{i + 1}" for i in range(networks)]
     links = [{"source": a, "target": b} for a in names for b in names if a != b]
@@ -60,7 +61,7 @@ def default_config(networks: int):
 
 
 def cmd_chain(args) -> int:
-    from poft.drivers.chain import chain_down, chain_restart, chain_up
+    from poft.drivers.chain.commands import chain_down, chain_restart, chain_up
     from poft.ledger import LedgerError
 
     try:
@@ -77,14 +78,14 @@ def cmd_chain(args) -> int:
 
 
 def chain_up_from_args(args, chain_up) -> None:
-    from poft.drivers.keys import load_keystore, read_password
-    from poft.experiment.config import load_config
+    from poft.config.experiment import load_config
+    from poft.drivers.chain.keys import load_keystore, read_password
 
     # A supervisor stops us with SIGTERM: unwind, so chain_up stops the anvils it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     config = load_config(args.config) if args.config else default_config(args.networks or 2)
     if args.networks is not None and args.networks != len(config.networks):
-        raise ValueError(f"--networks {args.networks} does not match the config's "
+        raise InputError(f"--networks {args.networks} does not match the config's "
                          f"{len(config.networks)} networks; drop --networks or fix the config")
     password = read_password(args.password_file) if args.keystores else None
     funder = load_keystore(args.funder_key, read_password(args.password_file)) \

@@ -12,50 +12,19 @@ import copy
 
 import torch
 
-from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS
-from poft.drivers.network import NetworkRuntime, Staker
-from poft.drivers.setup import participant_seed, poisoned, spec_of
-from poft.experiment.config import ExperimentConfig, NetworkSection
-from poft.experiment.population import NetworkPlan, ParticipantPlan
+from poft.config.experiment import ExperimentConfig
+from poft.config.population import NetworkPlan
+from poft.drivers.inprocess.network import NetworkRuntime, Staker
+from poft.drivers.participants import GAS_MONEY, ether, make_worker, network_params, training_settings
+from poft.drivers.setup import participant_seed, spec_of
+from poft.errors import InputError
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten
-from poft.ledger import (
-    EmbeddedBackend,
-    LedgerClient,
-    NetworkParams,
-    deploy_network,
-    derive_accounts,
-)
+from poft.ledger import EmbeddedBackend, LedgerClient, deploy_network, derive_accounts
 from poft.protocol.miner import Miner
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.timing import PhaseTimer, Timed
 from poft.protocol.validator import Validator
-from poft.protocol.worker import ByzantineWorker, TrainingSettings, Worker
-
-ETHER = 10**18
-GAS_MONEY = 10 * ETHER   # each participant's allowance for transaction fees
-
-
-def ether(amount: float) -> int:
-    return int(round(amount * ETHER))
-
-
-def training_settings(config: ExperimentConfig) -> TrainingSettings:
-    t = config.training
-    return TrainingSettings(epochs=t.local_epochs, batch_size=t.batch_size, lr=t.lr,
-                            momentum=t.momentum, weight_decay=t.weight_decay)
-
-
-def network_params(config: ExperimentConfig, net: NetworkSection, genesis) -> NetworkParams:
-    led = config.ledger
-    return NetworkParams(
-        name=net.name, k_validators=net.validators, n_miners=net.miners,
-        phase_blocks=max(led.phase_blocks, net.workers + 8),
-        min_stake=ether(led.min_stake), slash_bps=led.slash_bps,
-        reward_per_round=ether(led.reward_per_round),
-        validator_reward=ether(led.validator_reward),
-        genesis_root=genesis.commitment.root, genesis_fingerprint=genesis.commitment.fingerprint,
-        genesis_uri=genesis.uri, initial_pool=ether(led.reward_pool))
 
 
 def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDataset,
@@ -63,7 +32,7 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
     """Deploy, fund, register and give roles to one network's participants."""
     net, seed = plan.config, config.experiment.seed
     if config.rule_of(net) == "fltrust":
-        raise ValueError(f"network {net.name!r}: rule 'fltrust' needs a reference update "
+        raise InputError(f"network {net.name!r}: rule 'fltrust' needs a reference update "
                          "trained on the validators' data, which the on-chain protocol does "
                          "not commit yet; compare it with `poft bench robustness` (no ledger)")
     timer = PhaseTimer()
@@ -101,15 +70,3 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
                           store=store, test_set=test, eval_model=copy.deepcopy(model),
                           timer=timer, spec=spec, genesis_uri=genesis.uri,
                           import_policy=net.import_policy)
-
-
-def make_worker(config, plan, who: ParticipantPlan, client, store, codec, model, data,
-                settings, byzantine: set[str], timer) -> Worker:
-    net, seed = plan.config, participant_seed(config, plan, who)
-    if who.byzantine and net.attack in DATA_ATTACKS:
-        data = poisoned(data, net, seed)
-    if who.byzantine and net.attack in UPDATE_ATTACKS:
-        return ByzantineWorker(client, store, codec, model, data, settings, seed,
-                               timer=timer, attack=net.attack,
-                               attack_params=net.attack_params, colluders=byzantine)
-    return Worker(client, store, codec, model, data, settings, seed, timer=timer)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from poft.experiment.config import ExperimentConfig, NetworkSection
+from poft.config.experiment import ExperimentConfig, NetworkSection
+from poft.errors import InputError
 from poft.learning.partition import split_indices
 
 
@@ -77,7 +78,7 @@ def plan_network(position: int, net: NetworkSection, indices: np.ndarray, labels
                  validator_samples: int, rng: np.random.Generator) -> NetworkPlan:
     needed = net.stakers * validator_samples + net.workers
     if len(indices) < needed:
-        raise ValueError(
+        raise InputError(
             f"network {net.name!r} holds {len(indices)} training samples but needs at least "
             f"{needed} ({net.stakers} stakers x {validator_samples} validator samples + one "
             f"per worker); lower data.validator_samples or raise data.train_samples")

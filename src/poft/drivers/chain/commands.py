@@ -25,17 +25,23 @@ import dataclasses
 import os
 from pathlib import Path
 
-from poft.drivers.assembly import GAS_MONEY, ether, network_params, spec_of
-from poft.drivers.chain_processes import AnvilSpec, is_our_anvil, new_spec, start_anvil, stop_pid
-from poft.drivers.deployment_file import FORMAT, DeploymentError, DeploymentFile
-from poft.drivers.keys import dev_accounts, write_keystore
-from poft.drivers.setup import initial_model, load_experiment_data
-from poft.experiment.config import ExperimentConfig, dump_config
-from poft.experiment.population import NetworkPlan, plan_population
-from poft.ledger import (
-    Account, BridgeClient, LedgerClient, RpcBackend, deploy_network, trust_network,
-)
+from poft.config.experiment import ExperimentConfig, dump_config
+from poft.config.population import NetworkPlan, plan_population
+from poft.drivers.chain.deployment import FORMAT, DeploymentError, DeploymentFile
+from poft.drivers.chain.keys import dev_accounts, write_keystore
+from poft.drivers.chain.processes import AnvilSpec, is_our_anvil, new_spec, start_anvil, stop_pid
+from poft.drivers.participants import GAS_MONEY, ether, network_params
+from poft.drivers.setup import initial_model, load_experiment_data, spec_of
+from poft.errors import InputError
 from poft.learning.params import flatten
+from poft.ledger import (
+    Account,
+    BridgeClient,
+    LedgerClient,
+    RpcBackend,
+    deploy_network,
+    trust_network,
+)
 from poft.protocol.models_io import ModelCodec
 from poft.store import open_store
 
@@ -51,7 +57,7 @@ def chain_up(config: ExperimentConfig, out: str | os.PathLike, *, block_time: fl
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if rpc_urls and len(rpc_urls) != len(config.networks):
-        raise ValueError(f"--rpc was given {len(rpc_urls)} times but the config has "
+        raise InputError(f"--rpc was given {len(rpc_urls)} times but the config has "
                          f"{len(config.networks)} networks; pass one --rpc URL per network")
     dep = DeploymentFile(out, {"format": FORMAT, "networks": {}, "links": [
         {"source": l.source, "target": l.target} for l in config.crosschain.links]

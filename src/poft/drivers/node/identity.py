@@ -13,15 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from poft.drivers.deployment_file import DeploymentError, DeploymentFile, Participant
-from poft.drivers.keys import KeyLoadError, dev_key, load_keystore, read_password
+from poft.drivers.chain.deployment import DeploymentError, DeploymentFile, Participant
+from poft.drivers.chain.keys import KeyLoadError, dev_key, load_keystore, read_password
+from poft.errors import InputError
 from poft.ledger import Account, Deployment, LedgerClient, NodeError, RpcBackend
 
 ROLES = ("worker", "validator", "miner", "relayer")
 RECEIPT_TIMEOUT_S = 30.0   # a node retries the whole duty rather than wait minutes
 
 
-class NodeSetupError(ValueError):
+class NodeSetupError(InputError):
     """The node cannot start; the message says what was wrong and how to fix it."""
 
 

@@ -17,10 +17,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from poft.drivers.chain import chain_down
-from poft.drivers.deployment_file import DeploymentFile
-from poft.drivers.node_log import read_events
-from poft.drivers.supervisor import Child, Supervisor, poft_command
+from poft.drivers.chain.commands import chain_down
+from poft.drivers.chain.deployment import DeploymentFile
+from poft.drivers.node.log import read_events
+from poft.drivers.node.supervisor import Child, Supervisor, poft_command
 from poft.ledger import LedgerClient, Phase, RpcBackend
 
 try:

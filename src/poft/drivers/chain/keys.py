@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from poft.errors import InputError
 from poft.ledger import Account, derive_accounts
 
 PASSWORD_ENV = "POFT_KEY_PASSWORD"
@@ -29,7 +30,7 @@ DEV_KEY_WARNING = """
 """
 
 
-class KeyLoadError(ValueError):
+class KeyLoadError(InputError):
     """A key could not be loaded; the message says why and what to do."""
 
 

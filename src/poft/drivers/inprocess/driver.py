@@ -13,12 +13,13 @@ from pathlib import Path
 
 import torch
 
-from poft.drivers.assembly import build_network
-from poft.drivers.crosschain import CrossChainExchange
-from poft.drivers.network import NetworkRuntime, RoundRecord
+from poft.config.experiment import ExperimentConfig
+from poft.config.population import plan_population
+from poft.drivers.inprocess.assembly import build_network
+from poft.drivers.inprocess.crosschain import CrossChainExchange
+from poft.drivers.inprocess.network import NetworkRuntime
 from poft.drivers.setup import initial_model, load_experiment_data
-from poft.experiment.config import ExperimentConfig
-from poft.experiment.population import plan_population
+from poft.outputs.metrics import ChainRoundRecord
 from poft.protocol.timing import PhaseTimer
 from poft.store import LocalStore, parse_location
 
@@ -45,7 +46,7 @@ class InProcessDriver:
         for net in self.networks:
             net.backend.close()
 
-    def run_round(self) -> list[RoundRecord]:
+    def run_round(self) -> list[ChainRoundRecord]:
         records = [net.run_round() for net in self.networks]
         self.rounds_done += 1
         self.exchange.after_round(self.rounds_done)
@@ -62,7 +63,7 @@ class InProcessDriver:
     def model_path(self, out, network: str, round_id: int):
         return out / "models" / network / f"round-{round_id}.safetensors"
 
-    def save_model(self, out, record: RoundRecord) -> None:
+    def save_model(self, out, record: ChainRoundRecord) -> None:
         """Write the round's global model (its canonical bytes) under models/."""
         net = next(n for n in self.networks if n.name == record.network)
         head = net.anyone.global_model()

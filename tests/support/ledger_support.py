@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from poft.ledger import (
-    AnvilNode, AnvilNotFound, ContractRevert, EmbeddedBackend, LedgerClient, NetworkParams, RpcBackend,
-    deploy_network, find_anvil,
+    AnvilNode,
+    AnvilNotFound,
+    ContractRevert,
+    EmbeddedBackend,
+    LedgerClient,
+    NetworkParams,
+    RpcBackend,
+    deploy_network,
+    find_anvil,
 )
 from poft.ledger.accounts import Account
 from poft.ledger.backends import LedgerBackend

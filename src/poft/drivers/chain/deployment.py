@@ -37,12 +37,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from poft.errors import InputError
 from poft.ledger import Deployment
 
 FORMAT = "poft-deployment/1"
 
 
-class DeploymentError(ValueError):
+class DeploymentError(InputError):
     """The deployment file is missing, malformed, or does not name what was asked."""
 
 

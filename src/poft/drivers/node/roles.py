@@ -3,7 +3,7 @@
 The node rebuilds the experiment's data split and population plan from the
 config and its seed (`plan_population`), takes the part of the participant it
 is, and builds the same `Worker` / `ByzantineWorker` / `Validator` / `Miner` /
-`Relayer` objects `poft.drivers.assembly` builds, on a ledger client signed
+`Relayer` objects `poft.drivers.participants` builds, on a ledger client signed
 with its own key. Byzantine, lying and malicious behaviour come from the plan
 for that participant, as in-process.
 """
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import torch
 
 from poft.commitment import commit
-from poft.drivers.assembly import make_worker, spec_of, training_settings
-from poft.drivers.crosschain import IMPORT_MIX
-from poft.drivers.node_setup import Identity, NodeSetupError
-from poft.drivers.setup import initial_model, load_experiment_data, participant_seed
-from poft.experiment.config import ExperimentConfig
-from poft.experiment.population import plan_population
+from poft.config.experiment import ExperimentConfig
+from poft.config.population import plan_population
+from poft.drivers.exchange import IMPORT_MIX
+from poft.drivers.node.identity import Identity, NodeSetupError
+from poft.drivers.participants import make_worker, training_settings
+from poft.drivers.setup import initial_model, load_experiment_data, participant_seed, spec_of
 from poft.ledger import BridgeClient, LedgerClient, NodeError, RpcBackend
 from poft.protocol.aggregate import AggregationSpec
 from poft.protocol.miner import Miner
@@ -162,7 +162,7 @@ def _wire_crosschain(roles: NodeRoles, ident: Identity, config: ExperimentConfig
 
 
 def _relayer_to(roles: NodeRoles, ident: Identity, target: str) -> Relayer:
-    from poft.drivers.node_setup import connect
+    from poft.drivers.node.identity import connect
 
     backend, deployment = connect(ident.dep, target)
     if backend.get_balance(ident.account.address) == 0:

@@ -19,20 +19,20 @@ from dataclasses import asdict
 from pathlib import Path
 
 from poft.commitment import commit_bytes
-from poft.drivers.crosschain import PARTS
-from poft.drivers.deployment_file import DeploymentFile
-from poft.drivers.network import RoundRecord
-from poft.drivers.node_log import read_events
-from poft.drivers.round_replay import finalized_rounds, recompute_round
+from poft.config.experiment import ExperimentConfig
+from poft.config.population import plan_population
+from poft.drivers.chain.deployment import DeploymentFile
+from poft.drivers.exchange import PARTS
+from poft.drivers.node.log import read_events
 from poft.drivers.setup import initial_model, load_experiment_data
-from poft.experiment.config import ExperimentConfig
-from poft.experiment.population import plan_population
-from poft.experiment.report import render_report
-from poft.experiment.run import build_summary
 from poft.learning.training import evaluate
 from poft.ledger import BridgeClient, LedgerClient, RpcBackend
+from poft.outputs.metrics import ChainRoundRecord
+from poft.outputs.report import render_report
+from poft.outputs.summary import build_summary
 from poft.protocol.aggregate import AggregationSpec
 from poft.protocol.models_io import ModelCodec
+from poft.protocol.round_replay import finalized_rounds, recompute_round
 from poft.protocol.timing import PhaseTimer
 from poft.store import LocalStore, parse_location
 
@@ -118,7 +118,7 @@ def collect_outputs(config: ExperimentConfig, out: Path, dep: DeploymentFile, no
 
 
 class NetworkHistory:
-    """One network's rounds as `RoundRecord`s, from its chain and the store."""
+    """One network's rounds as `ChainRoundRecord`s, from its chain and the store."""
 
     def __init__(self, dep, name, plan, store, model, test_set, results: NodeModeResults):
         self.name, self.store, self.test_set, self.results = name, store, test_set, results
@@ -142,7 +142,7 @@ class NetworkHistory:
             found.append(asdict(self.record(r, head, out)))
         return found
 
-    def record(self, r: int, head: tuple[bytes, str], out: Path) -> RoundRecord:
+    def record(self, r: int, head: tuple[bytes, str], out: Path) -> ChainRoundRecord:
         root, uri = head
         blob = self.store.get(parse_location(uri))
         path = self.results.model_path(out, self.name, r)
@@ -159,7 +159,7 @@ class NetworkHistory:
                                    self.genesis_uri, self.finals).weights.tolist()
                    if finalized else [0.0] * len(candidates))
         attempts = min(self.reader.call("miner_index", r) + 1, len(committee.miners))
-        return RoundRecord(
+        return ChainRoundRecord(
             network=self.name, round=r, accuracy=accuracy, loss=loss, model_root=root.hex(),
             finalized=finalized, candidates=[c.owner for c in candidates],
             byzantine=[c.owner in self.byzantine for c in candidates],

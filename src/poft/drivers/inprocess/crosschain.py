@@ -24,17 +24,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from poft.experiment.config import ExperimentConfig
+from poft.config.experiment import ExperimentConfig
+from poft.drivers.exchange import IMPORT_MIX, PARTS
 from poft.ledger import BridgeClient, LedgerClient, LedgerError, trust_network
 from poft.protocol.relayer import ImportedModel, Relayer
-from poft.store import StoreError
 from poft.protocol.timing import PhaseTimer
+from poft.store import StoreError
 
 log = logging.getLogger(__name__)
 
-PARTS = ("sign", "relay", "verify", "fetch")
-# Where the target's workers start after an import: (1 - mix) * global + mix * imported.
-IMPORT_MIX = {"init": 1.0, "merge": 0.5}
 
 
 @dataclass

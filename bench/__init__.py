@@ -1,0 +1,1 @@
+"""poft benchmarks: `python -m bench.run_all` (all), or `python -m bench.NAME` (one)."""
