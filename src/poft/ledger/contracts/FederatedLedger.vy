@@ -19,15 +19,21 @@
      Bounds: MAX_PARTICIPANTS 256 registered participants, MAX_CANDIDATES 256
      candidates per round, MAX_VALIDATORS 32 validators and MAX_MINERS 8 miners
      per committee, MAX_URI 256 characters.
-     Value conservation: self.balance == total_stake + total_claimable + reward_pool.
+     Participants and money (register, stakes, reward pool, withdraw, slashing,
+     crediting) live in the `staking` module, initialized and exported here;
+     it keeps self.balance == total_stake + total_claimable + reward_pool.
 """
 
 import signatures
+import staking
+
+initializes: staking
+exports: staking.__interface__
 
 interface IModelBridge:
     def imported_model(import_id: uint256) -> (bytes32, String[256]): view
 
-MAX_PARTICIPANTS: constant(uint256) = 256
+MAX_PARTICIPANTS: constant(uint256) = staking.MAX_PARTICIPANTS
 MAX_CANDIDATES: constant(uint256) = 256
 MAX_VALIDATORS: constant(uint256) = 32
 MAX_MINERS: constant(uint256) = 8
@@ -39,7 +45,6 @@ LOSS_SCALE: public(constant(int256)) = 10**9
 # Loss reported for a non-finite (NaN/Inf) evaluation.
 LOSS_NONFINITE: public(constant(int256)) = max_value(int256)
 WEIGHT_SCALE: public(constant(uint256)) = 10**18
-BPS: constant(uint256) = 10000
 
 PHASE_IDLE: constant(uint8) = 0
 PHASE_TRAIN: constant(uint8) = 1
@@ -72,21 +77,6 @@ struct Checkpoint:
     miner: address
     uri: String[MAX_URI]
     finalized: bool
-
-event Registered:
-    participant: indexed(address)
-    stake: uint256
-    is_worker: bool
-
-event StakeAdded:
-    participant: indexed(address)
-    amount: uint256
-    stake: uint256
-
-event Funded:
-    sender: indexed(address)
-    amount: uint256
-    pool: uint256
 
 event BridgeSet:
     bridge: address
@@ -170,25 +160,10 @@ event Settled:
     paid: uint256
     pool: uint256
 
-event Rewarded:
-    round: indexed(uint256)
-    account: indexed(address)
-    amount: uint256
-
-event Slashed:
-    round: indexed(uint256)
-    account: indexed(address)
-    amount: uint256
-    reason: String[MAX_REASON]
-
 event CheckpointSigned:
     round: indexed(uint256)
     signer: indexed(address)
     signature: Bytes[65]
-
-event Withdrawn:
-    account: indexed(address)
-    amount: uint256
 
 # --- configuration -----------------------------------------------------------
 network_id: public(bytes32)
@@ -200,21 +175,8 @@ train_blocks: public(uint256)
 evaluate_blocks: public(uint256)
 aggregate_blocks: public(uint256)
 attest_blocks: public(uint256)
-min_stake: public(uint256)
-slash_bps: public(uint256)
 reward_per_round: public(uint256)
 validator_reward: public(uint256)
-
-# --- participants and money --------------------------------------------------
-stake_of: public(HashMap[address, uint256])
-claimable: public(HashMap[address, uint256])
-is_registered: public(HashMap[address, bool])
-is_worker: public(HashMap[address, bool])
-participants: public(DynArray[address, MAX_PARTICIPANTS])
-worker_count: public(uint256)
-total_stake: public(uint256)
-total_claimable: public(uint256)
-reward_pool: public(uint256)
 
 # --- global model ------------------------------------------------------------
 global_root: public(bytes32)
@@ -282,8 +244,7 @@ def __init__(
     """
     assert k_validators >= 1 and k_validators <= MAX_VALIDATORS, "k_validators out of range 1..32"
     assert n_miners >= 1 and n_miners <= MAX_MINERS, "n_miners out of range 1..8"
-    assert min_stake > 0, "min_stake must be positive"
-    assert slash_bps <= BPS, "slash_bps above 10000"
+    staking.__init__(min_stake, slash_bps)
     for blocks: uint256 in phase_blocks:
         assert blocks >= 1, "phase deadlines must be at least one block"
     self.network_id = network_id
@@ -293,8 +254,6 @@ def __init__(
     self.evaluate_blocks = phase_blocks[1]
     self.aggregate_blocks = phase_blocks[2]
     self.attest_blocks = phase_blocks[3]
-    self.min_stake = min_stake
-    self.slash_bps = slash_bps
     self.reward_per_round = reward_per_round
     self.validator_reward = validator_reward
     self.global_root = genesis_root
@@ -305,56 +264,8 @@ def __init__(
 
 
 # =============================================================================
-# participants and money
+# configuration (participants and money: the staking module)
 # =============================================================================
-
-@external
-@payable
-def register(is_worker: bool):
-    """@notice Join with msg.value as stake; stake >= min_stake makes you committee-eligible."""
-    assert not self.is_registered[msg.sender], "already registered"
-    assert len(self.participants) < MAX_PARTICIPANTS, "participant limit reached"
-    self.is_registered[msg.sender] = True
-    self.is_worker[msg.sender] = is_worker
-    self.participants.append(msg.sender)
-    self.stake_of[msg.sender] = msg.value
-    self.total_stake += msg.value
-    if is_worker:
-        self.worker_count += 1
-    log Registered(participant=msg.sender, stake=msg.value, is_worker=is_worker)
-
-
-@external
-@payable
-def add_stake():
-    assert self.is_registered[msg.sender], "not registered"
-    assert msg.value > 0, "no value sent"
-    self.stake_of[msg.sender] += msg.value
-    self.total_stake += msg.value
-    log StakeAdded(participant=msg.sender, amount=msg.value, stake=self.stake_of[msg.sender])
-
-
-@external
-@payable
-def fund():
-    """@notice Add msg.value to the reward pool."""
-    assert msg.value > 0, "no value sent"
-    self.reward_pool += msg.value
-    log Funded(sender=msg.sender, amount=msg.value, pool=self.reward_pool)
-
-
-@external
-@nonreentrant
-def withdraw() -> uint256:
-    """@notice Pay out the caller's claimable rewards."""
-    amount: uint256 = self.claimable[msg.sender]
-    assert amount > 0, "nothing to withdraw"
-    self.claimable[msg.sender] = 0
-    self.total_claimable -= amount
-    raw_call(msg.sender, b"", value=amount)
-    log Withdrawn(account=msg.sender, amount=amount)
-    return amount
-
 
 @external
 def set_bridge(bridge: address):
@@ -363,19 +274,6 @@ def set_bridge(bridge: address):
     assert bridge != empty(address), "empty bridge address"
     self.bridge = bridge
     log BridgeSet(bridge=bridge)
-
-
-@view
-@external
-def accounted_balance() -> uint256:
-    """@notice total_stake + total_claimable + reward_pool (== self.balance)."""
-    return self.total_stake + self.total_claimable + self.reward_pool
-
-
-@view
-@external
-def participant_count() -> uint256:
-    return len(self.participants)
 
 
 # =============================================================================
@@ -392,15 +290,15 @@ def _sample(seed: bytes32) -> (
          staker i with probability stake_i / (stake not yet drawn). The first
          k draws are the validators, the next n_miners the ordered miners.
     """
-    min_stake: uint256 = self.min_stake
+    min_stake: uint256 = staking.min_stake
     k: uint256 = self.k_validators
     need: uint256 = k + self.n_miners
     eligible: DynArray[address, MAX_PARTICIPANTS] = []
     stakes: DynArray[uint256, MAX_PARTICIPANTS] = []
     remaining: uint256 = 0
-    for i: uint256 in range(len(self.participants), bound=MAX_PARTICIPANTS):
-        p: address = self.participants[i]
-        s: uint256 = self.stake_of[p]
+    for i: uint256 in range(len(staking.participants), bound=MAX_PARTICIPANTS):
+        p: address = staking.participants[i]
+        s: uint256 = staking.stake_of[p]
         if s >= min_stake:
             eligible.append(p)
             stakes.append(s)
@@ -512,7 +410,7 @@ def _add_candidate(round: uint256, candidate: Candidate) -> uint256:
 def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, uri: String[MAX_URI]):
     """@notice A worker's update; once per worker per round, same architecture as the global model."""
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
-    assert self.is_worker[msg.sender], "not a registered worker"
+    assert staking.is_worker[msg.sender], "not a registered worker"
     assert not self.submitted[round][msg.sender], "already submitted this round"
     assert fingerprint == self.global_fingerprint, "fingerprint does not match the global model"
     self.submitted[round][msg.sender] = True
@@ -524,7 +422,7 @@ def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, ur
         fingerprint=fingerprint, uri=uri
     )
     self.worker_submissions[round] += 1
-    if self.worker_submissions[round] >= self.worker_count:
+    if self.worker_submissions[round] >= staking.worker_count:
         self._enter_evaluate(round)  # every worker is in: no need to wait
 
 
@@ -573,22 +471,10 @@ def _enter_evaluate(round: uint256):
 
 
 @internal
-def _slash(round: uint256, account: address, reason: String[MAX_REASON]) -> uint256:
-    """@dev Move slash_bps of the account's stake into the reward pool."""
-    amount: uint256 = self.stake_of[account] * self.slash_bps // BPS
-    if amount > 0:
-        self.stake_of[account] -= amount
-        self.total_stake -= amount
-        self.reward_pool += amount
-    log Slashed(round=round, account=account, amount=amount, reason=reason)
-    return amount
-
-
-@internal
 def _slash_absent_validators(round: uint256):
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] == empty(bytes32):
-            self._slash(round, v, "validator did not report losses")
+            staking._slash(round, v, "validator did not report losses")
 
 
 @internal
@@ -607,7 +493,7 @@ def _fail_proposal(round: uint256, reason: String[MAX_REASON]):
     """@dev Slash the current miner and hand over to the next backup miner."""
     attempt: uint256 = self.miner_index[round]
     miner: address = self.miners_of[round][attempt]
-    amount: uint256 = self._slash(round, miner, reason)
+    amount: uint256 = staking._slash(round, miner, reason)
     log MinerSlashed(round=round, miner=miner, attempt=attempt, amount=amount, reason=reason)
     self.miner_index[round] = attempt + 1
     if attempt + 1 >= len(self.miners_of[round]):
@@ -798,17 +684,6 @@ def _worker_due(round: uint256, index: uint256, weights: DynArray[uint256, MAX_C
     return self.reward_per_round * weights[index] // WEIGHT_SCALE
 
 
-@internal
-def _credit(round: uint256, account: address, due: uint256, pay_num: uint256, pay_den: uint256) -> uint256:
-    amount: uint256 = due
-    if pay_num < pay_den:
-        amount = due * pay_num // pay_den  # pool short: pro rata
-    if amount > 0:
-        self.claimable[account] += amount
-        log Rewarded(round=round, account=account, amount=amount)
-    return amount
-
-
 @external
 def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
     """
@@ -834,20 +709,19 @@ def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] != empty(bytes32):
             due += self.validator_reward
-    pool: uint256 = self.reward_pool
+    pool: uint256 = staking.reward_pool
 
     paid: uint256 = 0
     for i: uint256 in range(n, bound=MAX_CANDIDATES):
-        paid += self._credit(
+        paid += staking._credit(
             round, self.candidates_of[round][i].owner, self._worker_due(round, i, weights), pool, due
         )
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] != empty(bytes32):
-            paid += self._credit(round, v, self.validator_reward, pool, due)
-    self.total_claimable += paid
-    self.reward_pool = pool - paid
+            paid += staking._credit(round, v, self.validator_reward, pool, due)
+    left: uint256 = staking._book_rewards(paid)
     self.phase = PHASE_IDLE
-    log Settled(round=round, paid=paid, pool=self.reward_pool)
+    log Settled(round=round, paid=paid, pool=left)
     log PhaseChanged(round=round, phase=PHASE_IDLE, deadline=self.deadline)
 
 
@@ -866,7 +740,7 @@ def sign_checkpoint(round: uint256, signature: Bytes[65]):
     """@notice A staker's EIP-712 Checkpoint signature of a final round, for other networks' bridges."""
     cp: Checkpoint = self.checkpoints[round]
     assert cp.finalized, "round is not final"
-    assert self.stake_of[msg.sender] > 0, "not a staker"
+    assert staking.stake_of[msg.sender] > 0, "not a staker"
     assert not self.checkpoint_signed[round][msg.sender], "already signed this checkpoint"
     digest: bytes32 = signatures.checkpoint_digest(
         self._domain(), self.network_id, round, cp.model_root, cp.parent_root
