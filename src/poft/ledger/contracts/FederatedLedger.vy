@@ -239,7 +239,18 @@ def __init__(
     bridge: address,
 ):
     """
-    @param phase_blocks Deadlines in blocks for TRAIN, EVALUATE, AGGREGATE, ATTEST.
+    @param network_id This network's id: the EIP-712 domain salt and the checkpoint's networkId.
+    @param k_validators Validators per round committee, 1..MAX_VALIDATORS.
+    @param n_miners Ordered miners (the first proposes, the others back up) per round, 1..MAX_MINERS.
+    @param phase_blocks Deadlines in blocks for TRAIN, EVALUATE, AGGREGATE, ATTEST, each >= 1.
+    @param min_stake Least stake (wei) that makes a participant committee-eligible; positive.
+    @param slash_bps Share of its stake a slashed account loses, in basis points (<= 10000).
+    @param reward_per_round Wei shared by a settled round's workers, in proportion to their weights.
+    @param validator_reward Wei paid to each validator that reported losses in a settled round.
+    @param genesis_root Params root of the initial global model.
+    @param genesis_fingerprint Architecture fingerprint every worker update must match.
+    @param genesis_uri Where the initial global model's blob is stored.
+    @param owner The account allowed to set the bridge (once).
     @param bridge This network's ModelBridge, or empty(address) to set it later.
     """
     assert k_validators >= 1 and k_validators <= MAX_VALIDATORS, "k_validators out of range 1..32"
@@ -269,6 +280,10 @@ def __init__(
 
 @external
 def set_bridge(bridge: address):
+    """
+    @notice Set this network's ModelBridge; only the owner, only once.
+    @param bridge The ModelBridge whose imports may become candidates.
+    """
     assert msg.sender == self.owner, "only the owner can set the bridge"
     assert self.bridge == empty(address), "bridge already set"
     assert bridge != empty(address), "empty bridge address"
@@ -331,7 +346,13 @@ def _sample(seed: bytes32) -> (
 def sample_committee(seed: bytes32) -> (
     DynArray[address, MAX_VALIDATORS], DynArray[uint256, MAX_VALIDATORS], DynArray[address, MAX_MINERS]
 ):
-    """@notice The committee open_round would draw from `seed` with the current stakes."""
+    """
+    @notice The committee open_round would draw from `seed` with the current stakes.
+    @param seed The round seed to sample with.
+    @return validators The k validators, in draw order.
+    @return validator_stakes Each validator's stake at the draw.
+    @return miners The n_miners miners, in the order they may propose.
+    """
     return self._sample(seed)
 
 
@@ -340,12 +361,23 @@ def sample_committee(seed: bytes32) -> (
 def committee(round: uint256) -> (
     DynArray[address, MAX_VALIDATORS], DynArray[uint256, MAX_VALIDATORS], DynArray[address, MAX_MINERS]
 ):
+    """
+    @notice The committee a round drew when it opened.
+    @param round The round number.
+    @return validators The round's validators.
+    @return validator_stakes Each validator's stake at the draw (its voting weight).
+    @return miners The round's miners, in the order they may propose.
+    """
     return self.validators_of[round], self.validator_stakes_of[round], self.miners_of[round]
 
 
 @view
 @external
 def current_miner() -> address:
+    """
+    @notice The miner whose turn it is to propose in the current round.
+    @return The miner, or empty(address) when every miner has failed.
+    """
     r: uint256 = self.current_round
     i: uint256 = self.miner_index[r]
     if i >= len(self.miners_of[r]):
@@ -355,7 +387,10 @@ def current_miner() -> address:
 
 @external
 def open_round() -> uint256:
-    """@notice Open the next round: draw the seed, sample the committee, enter TRAIN."""
+    """
+    @notice Open the next round: draw the seed, sample the committee, enter TRAIN.
+    @return The number of the round opened.
+    """
     assert self.phase == PHASE_IDLE, "previous round is not settled or failed yet"
     r: uint256 = self.current_round + 1
     seed: bytes32 = keccak256(
@@ -408,7 +443,13 @@ def _add_candidate(round: uint256, candidate: Candidate) -> uint256:
 
 @external
 def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, uri: String[MAX_URI]):
-    """@notice A worker's update; once per worker per round, same architecture as the global model."""
+    """
+    @notice A worker's update; once per worker per round, same architecture as the global model.
+    @param round The current round.
+    @param params_root Root of the update's parameters.
+    @param fingerprint Architecture fingerprint; must equal the global model's.
+    @param uri Where the update's blob is stored (logged, not stored).
+    """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
     assert staking.is_worker[msg.sender], "not a registered worker"
     assert not self.submitted[round][msg.sender], "already submitted this round"
@@ -432,6 +473,8 @@ def submit_import(round: uint256, import_id: uint256):
     @notice Add a checkpoint imported by this network's bridge as one more candidate.
     @dev Its architecture is not known on chain (checkpoints carry roots only);
          validators check the fingerprint when they open the blob.
+    @param round The current round.
+    @param import_id The bridge's import id; each import is a candidate at most once.
     """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
     assert self.bridge != empty(address), "no bridge configured"
@@ -449,6 +492,12 @@ def submit_import(round: uint256, import_id: uint256):
 @view
 @external
 def candidate(round: uint256, index: uint256) -> Candidate:
+    """
+    @notice A round's candidate.
+    @param round The round number.
+    @param index The candidate's index, 0..candidate_count - 1.
+    @return The candidate: owner (worker or bridge), params root and import id (0 = worker update).
+    """
     assert index < self.candidate_count[round], "no such candidate"
     return self.candidates_of[round][index]
 
@@ -532,7 +581,11 @@ def advance():
 
 @external
 def report_losses(round: uint256, losses: DynArray[int256, MAX_CANDIDATES]):
-    """@notice A validator's loss per candidate, fixed point LOSS_SCALE (LOSS_NONFINITE for NaN/Inf)."""
+    """
+    @notice A validator's loss per candidate, fixed point LOSS_SCALE (LOSS_NONFINITE for NaN/Inf).
+    @param round The current round.
+    @param losses One loss per candidate, in candidate order.
+    """
     self._require_phase(round, PHASE_EVALUATE, "not in EVALUATE phase")
     assert self.validator_stake[round][msg.sender] > 0, "not a committee validator"
     assert self.report_hash[round][msg.sender] == empty(bytes32), "already reported this round"
@@ -551,7 +604,13 @@ def report_losses(round: uint256, losses: DynArray[int256, MAX_CANDIDATES]):
 
 @external
 def propose(round: uint256, model_root: bytes32, uri: String[MAX_URI], weights_hash: bytes32):
-    """@notice The current miner proposes the aggregate; weights_hash = keccak256(abi_encode(weights))."""
+    """
+    @notice The current miner proposes the aggregate; weights_hash = keccak256(abi_encode(weights)).
+    @param round The current round.
+    @param model_root Root of the aggregated model's parameters; not empty.
+    @param uri Where the aggregated model's blob is stored.
+    @param weights_hash keccak256(abi_encode(weights)) of the weights settle will pay.
+    """
     self._require_phase(round, PHASE_AGGREGATE, "not in AGGREGATE phase")
     attempt: uint256 = self.miner_index[round]
     assert msg.sender == self.miners_of[round][attempt], "not the current miner"
@@ -569,7 +628,12 @@ def propose(round: uint256, model_root: bytes32, uri: String[MAX_URI], weights_h
 @view
 @external
 def proposal(round: uint256) -> (uint256, Proposal):
-    """@notice (attempt, proposal) of the round's current or final attempt."""
+    """
+    @notice The proposal of the round's current or final attempt.
+    @param round The round number.
+    @return attempt The attempt (index of the miner) the proposal belongs to.
+    @return proposal The proposal (empty when that miner has not proposed).
+    """
     attempt: uint256 = self.miner_index[round]
     return attempt, self.proposals[round][attempt]
 
@@ -583,13 +647,23 @@ def _domain() -> bytes32:
 @view
 @external
 def domain_separator() -> bytes32:
+    """
+    @notice This ledger's EIP-712 domain separator.
+    @return The separator (name "poft", version "1", chain id, this contract, salt network_id).
+    """
     return self._domain()
 
 
 @view
 @external
 def checkpoint_digest(round: uint256, model_root: bytes32, parent_root: bytes32) -> bytes32:
-    """@notice The EIP-712 digest validators and stakers sign."""
+    """
+    @notice The EIP-712 digest validators and stakers sign.
+    @param round The round number.
+    @param model_root The checkpoint's model root.
+    @param parent_root The global root the checkpoint follows.
+    @return The digest of Checkpoint(network_id, round, model_root, parent_root) in this domain.
+    """
     return signatures.checkpoint_digest(self._domain(), self.network_id, round, model_root, parent_root)
 
 
@@ -607,7 +681,11 @@ def _vote(round: uint256, kind: uint8) -> (uint256, uint256):
 
 @external
 def attest(round: uint256, signature: Bytes[65]):
-    """@notice Attest with an EIP-712 Checkpoint signature over (proposed root, current global root)."""
+    """
+    @notice Attest with an EIP-712 Checkpoint signature over (proposed root, current global root).
+    @param round The current round.
+    @param signature The caller's 65-byte r || s || v signature of checkpoint_digest.
+    """
     attempt: uint256 = 0
     stake: uint256 = 0
     attempt, stake = self._vote(round, VOTE_ATTEST)
@@ -627,6 +705,10 @@ def attest(round: uint256, signature: Bytes[65]):
 
 @external
 def reject(round: uint256):
+    """
+    @notice Vote against the current proposal with the caller's committee stake.
+    @param round The current round.
+    """
     attempt: uint256 = 0
     stake: uint256 = 0
     attempt, stake = self._vote(round, VOTE_REJECT)
@@ -659,7 +741,13 @@ def _finalize(round: uint256, attempt: uint256):
 @view
 @external
 def votes_of(round: uint256) -> (uint256, uint256, uint256):
-    """@notice (attempt, attesting stake, rejecting stake) of the current/final attempt."""
+    """
+    @notice The votes on the round's current or final attempt.
+    @param round The round number.
+    @return attempt The attempt the votes belong to.
+    @return attest_stake Committee stake that attested it.
+    @return reject_stake Committee stake that rejected it.
+    """
     attempt: uint256 = self.miner_index[round]
     return attempt, self.attest_stake[round][attempt], self.reject_stake[round][attempt]
 
@@ -667,7 +755,12 @@ def votes_of(round: uint256) -> (uint256, uint256, uint256):
 @view
 @external
 def attestations(round: uint256) -> (DynArray[address, MAX_VALIDATORS], DynArray[Bytes[65], MAX_VALIDATORS]):
-    """@notice Signers and signatures attesting the current/final attempt."""
+    """
+    @notice Signers and signatures attesting the current/final attempt.
+    @param round The round number.
+    @return signers The attesting validators, in attestation order.
+    @return signatures Their Checkpoint signatures, in the same order.
+    """
     attempt: uint256 = self.miner_index[round]
     return self.attest_signers[round][attempt], self.attest_sigs[round][attempt]
 
@@ -690,6 +783,9 @@ def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
     @notice Pay the final round: worker i gets reward_per_round * w_i / WEIGHT_SCALE,
             each reporting validator validator_reward; absent validators are slashed.
             Paid only from the reward pool (pro rata when it is short).
+    @param round The current round, in FINAL.
+    @param weights One weight per candidate (fixed point WEIGHT_SCALE, summing to at most
+           WEIGHT_SCALE) whose hash is the proposal's weights_hash.
     """
     assert round == self.current_round, "round mismatch"
     assert self.phase == PHASE_FINAL, "not in FINAL phase"
@@ -732,12 +828,21 @@ def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
 @view
 @external
 def checkpoint(round: uint256) -> Checkpoint:
+    """
+    @notice A round's checkpoint.
+    @param round The round number.
+    @return The checkpoint (finalized is False for a round that did not finalize).
+    """
     return self.checkpoints[round]
 
 
 @external
 def sign_checkpoint(round: uint256, signature: Bytes[65]):
-    """@notice A staker's EIP-712 Checkpoint signature of a final round, for other networks' bridges."""
+    """
+    @notice A staker's EIP-712 Checkpoint signature of a final round, for other networks' bridges.
+    @param round A finalized round.
+    @param signature The caller's 65-byte signature of checkpoint_digest(round, model root, parent root).
+    """
     cp: Checkpoint = self.checkpoints[round]
     assert cp.finalized, "round is not final"
     assert staking.stake_of[msg.sender] > 0, "not a staker"
@@ -755,11 +860,23 @@ def sign_checkpoint(round: uint256, signature: Bytes[65]):
 @view
 @external
 def checkpoint_signatures(round: uint256) -> (DynArray[address, MAX_PARTICIPANTS], DynArray[Bytes[65], MAX_PARTICIPANTS]):
+    """
+    @notice The stakers' signatures published for a round's checkpoint with sign_checkpoint.
+    @param round The round number.
+    @return signers The signing stakers, in signing order.
+    @return signatures Their Checkpoint signatures, in the same order.
+    """
     return self.checkpoint_signers[round], self.checkpoint_sigs[round]
 
 
 @view
 @external
 def global_model() -> (bytes32, bytes32, String[MAX_URI], uint256):
-    """@notice (root, fingerprint, uri, round that finalized it)."""
+    """
+    @notice The current global model.
+    @return root Its params root.
+    @return fingerprint Its architecture fingerprint.
+    @return uri Where its blob is stored.
+    @return round The round that finalized it (0 = genesis).
+    """
     return self.global_root, self.global_fingerprint, self.global_uri, self.global_round
