@@ -19,15 +19,21 @@
      Bounds: MAX_PARTICIPANTS 256 registered participants, MAX_CANDIDATES 256
      candidates per round, MAX_VALIDATORS 32 validators and MAX_MINERS 8 miners
      per committee, MAX_URI 256 characters.
-     Value conservation: self.balance == total_stake + total_claimable + reward_pool.
+     Participants and money (register, stakes, reward pool, withdraw, slashing,
+     crediting) live in the `staking` module, initialized and exported here;
+     it keeps self.balance == total_stake + total_claimable + reward_pool.
 """
 
 import signatures
+import staking
+
+initializes: staking
+exports: staking.__interface__
 
 interface IModelBridge:
     def imported_model(import_id: uint256) -> (bytes32, String[256]): view
 
-MAX_PARTICIPANTS: constant(uint256) = 256
+MAX_PARTICIPANTS: constant(uint256) = staking.MAX_PARTICIPANTS
 MAX_CANDIDATES: constant(uint256) = 256
 MAX_VALIDATORS: constant(uint256) = 32
 MAX_MINERS: constant(uint256) = 8
@@ -39,7 +45,6 @@ LOSS_SCALE: public(constant(int256)) = 10**9
 # Loss reported for a non-finite (NaN/Inf) evaluation.
 LOSS_NONFINITE: public(constant(int256)) = max_value(int256)
 WEIGHT_SCALE: public(constant(uint256)) = 10**18
-BPS: constant(uint256) = 10000
 
 PHASE_IDLE: constant(uint8) = 0
 PHASE_TRAIN: constant(uint8) = 1
@@ -72,21 +77,6 @@ struct Checkpoint:
     miner: address
     uri: String[MAX_URI]
     finalized: bool
-
-event Registered:
-    participant: indexed(address)
-    stake: uint256
-    is_worker: bool
-
-event StakeAdded:
-    participant: indexed(address)
-    amount: uint256
-    stake: uint256
-
-event Funded:
-    sender: indexed(address)
-    amount: uint256
-    pool: uint256
 
 event BridgeSet:
     bridge: address
@@ -170,25 +160,10 @@ event Settled:
     paid: uint256
     pool: uint256
 
-event Rewarded:
-    round: indexed(uint256)
-    account: indexed(address)
-    amount: uint256
-
-event Slashed:
-    round: indexed(uint256)
-    account: indexed(address)
-    amount: uint256
-    reason: String[MAX_REASON]
-
 event CheckpointSigned:
     round: indexed(uint256)
     signer: indexed(address)
     signature: Bytes[65]
-
-event Withdrawn:
-    account: indexed(address)
-    amount: uint256
 
 # --- configuration -----------------------------------------------------------
 network_id: public(bytes32)
@@ -200,21 +175,8 @@ train_blocks: public(uint256)
 evaluate_blocks: public(uint256)
 aggregate_blocks: public(uint256)
 attest_blocks: public(uint256)
-min_stake: public(uint256)
-slash_bps: public(uint256)
 reward_per_round: public(uint256)
 validator_reward: public(uint256)
-
-# --- participants and money --------------------------------------------------
-stake_of: public(HashMap[address, uint256])
-claimable: public(HashMap[address, uint256])
-is_registered: public(HashMap[address, bool])
-is_worker: public(HashMap[address, bool])
-participants: public(DynArray[address, MAX_PARTICIPANTS])
-worker_count: public(uint256)
-total_stake: public(uint256)
-total_claimable: public(uint256)
-reward_pool: public(uint256)
 
 # --- global model ------------------------------------------------------------
 global_root: public(bytes32)
@@ -277,13 +239,23 @@ def __init__(
     bridge: address,
 ):
     """
-    @param phase_blocks Deadlines in blocks for TRAIN, EVALUATE, AGGREGATE, ATTEST.
+    @param network_id This network's id: the EIP-712 domain salt and the checkpoint's networkId.
+    @param k_validators Validators per round committee, 1..MAX_VALIDATORS.
+    @param n_miners Ordered miners (the first proposes, the others back up) per round, 1..MAX_MINERS.
+    @param phase_blocks Deadlines in blocks for TRAIN, EVALUATE, AGGREGATE, ATTEST, each >= 1.
+    @param min_stake Least stake (wei) that makes a participant committee-eligible; positive.
+    @param slash_bps Share of its stake a slashed account loses, in basis points (<= 10000).
+    @param reward_per_round Wei shared by a settled round's workers, in proportion to their weights.
+    @param validator_reward Wei paid to each validator that reported losses in a settled round.
+    @param genesis_root Params root of the initial global model.
+    @param genesis_fingerprint Architecture fingerprint every worker update must match.
+    @param genesis_uri Where the initial global model's blob is stored.
+    @param owner The account allowed to set the bridge (once).
     @param bridge This network's ModelBridge, or empty(address) to set it later.
     """
     assert k_validators >= 1 and k_validators <= MAX_VALIDATORS, "k_validators out of range 1..32"
     assert n_miners >= 1 and n_miners <= MAX_MINERS, "n_miners out of range 1..8"
-    assert min_stake > 0, "min_stake must be positive"
-    assert slash_bps <= BPS, "slash_bps above 10000"
+    staking.__init__(min_stake, slash_bps)
     for blocks: uint256 in phase_blocks:
         assert blocks >= 1, "phase deadlines must be at least one block"
     self.network_id = network_id
@@ -293,8 +265,6 @@ def __init__(
     self.evaluate_blocks = phase_blocks[1]
     self.aggregate_blocks = phase_blocks[2]
     self.attest_blocks = phase_blocks[3]
-    self.min_stake = min_stake
-    self.slash_bps = slash_bps
     self.reward_per_round = reward_per_round
     self.validator_reward = validator_reward
     self.global_root = genesis_root
@@ -305,77 +275,20 @@ def __init__(
 
 
 # =============================================================================
-# participants and money
+# configuration (participants and money: the staking module)
 # =============================================================================
 
 @external
-@payable
-def register(is_worker: bool):
-    """@notice Join with msg.value as stake; stake >= min_stake makes you committee-eligible."""
-    assert not self.is_registered[msg.sender], "already registered"
-    assert len(self.participants) < MAX_PARTICIPANTS, "participant limit reached"
-    self.is_registered[msg.sender] = True
-    self.is_worker[msg.sender] = is_worker
-    self.participants.append(msg.sender)
-    self.stake_of[msg.sender] = msg.value
-    self.total_stake += msg.value
-    if is_worker:
-        self.worker_count += 1
-    log Registered(participant=msg.sender, stake=msg.value, is_worker=is_worker)
-
-
-@external
-@payable
-def add_stake():
-    assert self.is_registered[msg.sender], "not registered"
-    assert msg.value > 0, "no value sent"
-    self.stake_of[msg.sender] += msg.value
-    self.total_stake += msg.value
-    log StakeAdded(participant=msg.sender, amount=msg.value, stake=self.stake_of[msg.sender])
-
-
-@external
-@payable
-def fund():
-    """@notice Add msg.value to the reward pool."""
-    assert msg.value > 0, "no value sent"
-    self.reward_pool += msg.value
-    log Funded(sender=msg.sender, amount=msg.value, pool=self.reward_pool)
-
-
-@external
-@nonreentrant
-def withdraw() -> uint256:
-    """@notice Pay out the caller's claimable rewards."""
-    amount: uint256 = self.claimable[msg.sender]
-    assert amount > 0, "nothing to withdraw"
-    self.claimable[msg.sender] = 0
-    self.total_claimable -= amount
-    raw_call(msg.sender, b"", value=amount)
-    log Withdrawn(account=msg.sender, amount=amount)
-    return amount
-
-
-@external
 def set_bridge(bridge: address):
+    """
+    @notice Set this network's ModelBridge; only the owner, only once.
+    @param bridge The ModelBridge whose imports may become candidates.
+    """
     assert msg.sender == self.owner, "only the owner can set the bridge"
     assert self.bridge == empty(address), "bridge already set"
     assert bridge != empty(address), "empty bridge address"
     self.bridge = bridge
     log BridgeSet(bridge=bridge)
-
-
-@view
-@external
-def accounted_balance() -> uint256:
-    """@notice total_stake + total_claimable + reward_pool (== self.balance)."""
-    return self.total_stake + self.total_claimable + self.reward_pool
-
-
-@view
-@external
-def participant_count() -> uint256:
-    return len(self.participants)
 
 
 # =============================================================================
@@ -392,15 +305,15 @@ def _sample(seed: bytes32) -> (
          staker i with probability stake_i / (stake not yet drawn). The first
          k draws are the validators, the next n_miners the ordered miners.
     """
-    min_stake: uint256 = self.min_stake
+    min_stake: uint256 = staking.min_stake
     k: uint256 = self.k_validators
     need: uint256 = k + self.n_miners
     eligible: DynArray[address, MAX_PARTICIPANTS] = []
     stakes: DynArray[uint256, MAX_PARTICIPANTS] = []
     remaining: uint256 = 0
-    for i: uint256 in range(len(self.participants), bound=MAX_PARTICIPANTS):
-        p: address = self.participants[i]
-        s: uint256 = self.stake_of[p]
+    for i: uint256 in range(len(staking.participants), bound=MAX_PARTICIPANTS):
+        p: address = staking.participants[i]
+        s: uint256 = staking.stake_of[p]
         if s >= min_stake:
             eligible.append(p)
             stakes.append(s)
@@ -433,7 +346,13 @@ def _sample(seed: bytes32) -> (
 def sample_committee(seed: bytes32) -> (
     DynArray[address, MAX_VALIDATORS], DynArray[uint256, MAX_VALIDATORS], DynArray[address, MAX_MINERS]
 ):
-    """@notice The committee open_round would draw from `seed` with the current stakes."""
+    """
+    @notice The committee open_round would draw from `seed` with the current stakes.
+    @param seed The round seed to sample with.
+    @return validators The k validators, in draw order.
+    @return validator_stakes Each validator's stake at the draw.
+    @return miners The n_miners miners, in the order they may propose.
+    """
     return self._sample(seed)
 
 
@@ -442,12 +361,23 @@ def sample_committee(seed: bytes32) -> (
 def committee(round: uint256) -> (
     DynArray[address, MAX_VALIDATORS], DynArray[uint256, MAX_VALIDATORS], DynArray[address, MAX_MINERS]
 ):
+    """
+    @notice The committee a round drew when it opened.
+    @param round The round number.
+    @return validators The round's validators.
+    @return validator_stakes Each validator's stake at the draw (its voting weight).
+    @return miners The round's miners, in the order they may propose.
+    """
     return self.validators_of[round], self.validator_stakes_of[round], self.miners_of[round]
 
 
 @view
 @external
 def current_miner() -> address:
+    """
+    @notice The miner whose turn it is to propose in the current round.
+    @return The miner, or empty(address) when every miner has failed.
+    """
     r: uint256 = self.current_round
     i: uint256 = self.miner_index[r]
     if i >= len(self.miners_of[r]):
@@ -457,7 +387,10 @@ def current_miner() -> address:
 
 @external
 def open_round() -> uint256:
-    """@notice Open the next round: draw the seed, sample the committee, enter TRAIN."""
+    """
+    @notice Open the next round: draw the seed, sample the committee, enter TRAIN.
+    @return The number of the round opened.
+    """
     assert self.phase == PHASE_IDLE, "previous round is not settled or failed yet"
     r: uint256 = self.current_round + 1
     seed: bytes32 = keccak256(
@@ -510,9 +443,15 @@ def _add_candidate(round: uint256, candidate: Candidate) -> uint256:
 
 @external
 def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, uri: String[MAX_URI]):
-    """@notice A worker's update; once per worker per round, same architecture as the global model."""
+    """
+    @notice A worker's update; once per worker per round, same architecture as the global model.
+    @param round The current round.
+    @param params_root Root of the update's parameters.
+    @param fingerprint Architecture fingerprint; must equal the global model's.
+    @param uri Where the update's blob is stored (logged, not stored).
+    """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
-    assert self.is_worker[msg.sender], "not a registered worker"
+    assert staking.is_worker[msg.sender], "not a registered worker"
     assert not self.submitted[round][msg.sender], "already submitted this round"
     assert fingerprint == self.global_fingerprint, "fingerprint does not match the global model"
     self.submitted[round][msg.sender] = True
@@ -524,7 +463,7 @@ def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, ur
         fingerprint=fingerprint, uri=uri
     )
     self.worker_submissions[round] += 1
-    if self.worker_submissions[round] >= self.worker_count:
+    if self.worker_submissions[round] >= staking.worker_count:
         self._enter_evaluate(round)  # every worker is in: no need to wait
 
 
@@ -534,6 +473,8 @@ def submit_import(round: uint256, import_id: uint256):
     @notice Add a checkpoint imported by this network's bridge as one more candidate.
     @dev Its architecture is not known on chain (checkpoints carry roots only);
          validators check the fingerprint when they open the blob.
+    @param round The current round.
+    @param import_id The bridge's import id; each import is a candidate at most once.
     """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
     assert self.bridge != empty(address), "no bridge configured"
@@ -551,6 +492,12 @@ def submit_import(round: uint256, import_id: uint256):
 @view
 @external
 def candidate(round: uint256, index: uint256) -> Candidate:
+    """
+    @notice A round's candidate.
+    @param round The round number.
+    @param index The candidate's index, 0..candidate_count - 1.
+    @return The candidate: owner (worker or bridge), params root and import id (0 = worker update).
+    """
     assert index < self.candidate_count[round], "no such candidate"
     return self.candidates_of[round][index]
 
@@ -573,22 +520,10 @@ def _enter_evaluate(round: uint256):
 
 
 @internal
-def _slash(round: uint256, account: address, reason: String[MAX_REASON]) -> uint256:
-    """@dev Move slash_bps of the account's stake into the reward pool."""
-    amount: uint256 = self.stake_of[account] * self.slash_bps // BPS
-    if amount > 0:
-        self.stake_of[account] -= amount
-        self.total_stake -= amount
-        self.reward_pool += amount
-    log Slashed(round=round, account=account, amount=amount, reason=reason)
-    return amount
-
-
-@internal
 def _slash_absent_validators(round: uint256):
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] == empty(bytes32):
-            self._slash(round, v, "validator did not report losses")
+            staking._slash(round, v, "validator did not report losses")
 
 
 @internal
@@ -607,7 +542,7 @@ def _fail_proposal(round: uint256, reason: String[MAX_REASON]):
     """@dev Slash the current miner and hand over to the next backup miner."""
     attempt: uint256 = self.miner_index[round]
     miner: address = self.miners_of[round][attempt]
-    amount: uint256 = self._slash(round, miner, reason)
+    amount: uint256 = staking._slash(round, miner, reason)
     log MinerSlashed(round=round, miner=miner, attempt=attempt, amount=amount, reason=reason)
     self.miner_index[round] = attempt + 1
     if attempt + 1 >= len(self.miners_of[round]):
@@ -646,7 +581,11 @@ def advance():
 
 @external
 def report_losses(round: uint256, losses: DynArray[int256, MAX_CANDIDATES]):
-    """@notice A validator's loss per candidate, fixed point LOSS_SCALE (LOSS_NONFINITE for NaN/Inf)."""
+    """
+    @notice A validator's loss per candidate, fixed point LOSS_SCALE (LOSS_NONFINITE for NaN/Inf).
+    @param round The current round.
+    @param losses One loss per candidate, in candidate order.
+    """
     self._require_phase(round, PHASE_EVALUATE, "not in EVALUATE phase")
     assert self.validator_stake[round][msg.sender] > 0, "not a committee validator"
     assert self.report_hash[round][msg.sender] == empty(bytes32), "already reported this round"
@@ -665,7 +604,13 @@ def report_losses(round: uint256, losses: DynArray[int256, MAX_CANDIDATES]):
 
 @external
 def propose(round: uint256, model_root: bytes32, uri: String[MAX_URI], weights_hash: bytes32):
-    """@notice The current miner proposes the aggregate; weights_hash = keccak256(abi_encode(weights))."""
+    """
+    @notice The current miner proposes the aggregate; weights_hash = keccak256(abi_encode(weights)).
+    @param round The current round.
+    @param model_root Root of the aggregated model's parameters; not empty.
+    @param uri Where the aggregated model's blob is stored.
+    @param weights_hash keccak256(abi_encode(weights)) of the weights settle will pay.
+    """
     self._require_phase(round, PHASE_AGGREGATE, "not in AGGREGATE phase")
     attempt: uint256 = self.miner_index[round]
     assert msg.sender == self.miners_of[round][attempt], "not the current miner"
@@ -683,7 +628,12 @@ def propose(round: uint256, model_root: bytes32, uri: String[MAX_URI], weights_h
 @view
 @external
 def proposal(round: uint256) -> (uint256, Proposal):
-    """@notice (attempt, proposal) of the round's current or final attempt."""
+    """
+    @notice The proposal of the round's current or final attempt.
+    @param round The round number.
+    @return attempt The attempt (index of the miner) the proposal belongs to.
+    @return proposal The proposal (empty when that miner has not proposed).
+    """
     attempt: uint256 = self.miner_index[round]
     return attempt, self.proposals[round][attempt]
 
@@ -697,13 +647,23 @@ def _domain() -> bytes32:
 @view
 @external
 def domain_separator() -> bytes32:
+    """
+    @notice This ledger's EIP-712 domain separator.
+    @return The separator (name "poft", version "1", chain id, this contract, salt network_id).
+    """
     return self._domain()
 
 
 @view
 @external
 def checkpoint_digest(round: uint256, model_root: bytes32, parent_root: bytes32) -> bytes32:
-    """@notice The EIP-712 digest validators and stakers sign."""
+    """
+    @notice The EIP-712 digest validators and stakers sign.
+    @param round The round number.
+    @param model_root The checkpoint's model root.
+    @param parent_root The global root the checkpoint follows.
+    @return The digest of Checkpoint(network_id, round, model_root, parent_root) in this domain.
+    """
     return signatures.checkpoint_digest(self._domain(), self.network_id, round, model_root, parent_root)
 
 
@@ -721,7 +681,11 @@ def _vote(round: uint256, kind: uint8) -> (uint256, uint256):
 
 @external
 def attest(round: uint256, signature: Bytes[65]):
-    """@notice Attest with an EIP-712 Checkpoint signature over (proposed root, current global root)."""
+    """
+    @notice Attest with an EIP-712 Checkpoint signature over (proposed root, current global root).
+    @param round The current round.
+    @param signature The caller's 65-byte r || s || v signature of checkpoint_digest.
+    """
     attempt: uint256 = 0
     stake: uint256 = 0
     attempt, stake = self._vote(round, VOTE_ATTEST)
@@ -741,6 +705,10 @@ def attest(round: uint256, signature: Bytes[65]):
 
 @external
 def reject(round: uint256):
+    """
+    @notice Vote against the current proposal with the caller's committee stake.
+    @param round The current round.
+    """
     attempt: uint256 = 0
     stake: uint256 = 0
     attempt, stake = self._vote(round, VOTE_REJECT)
@@ -773,7 +741,13 @@ def _finalize(round: uint256, attempt: uint256):
 @view
 @external
 def votes_of(round: uint256) -> (uint256, uint256, uint256):
-    """@notice (attempt, attesting stake, rejecting stake) of the current/final attempt."""
+    """
+    @notice The votes on the round's current or final attempt.
+    @param round The round number.
+    @return attempt The attempt the votes belong to.
+    @return attest_stake Committee stake that attested it.
+    @return reject_stake Committee stake that rejected it.
+    """
     attempt: uint256 = self.miner_index[round]
     return attempt, self.attest_stake[round][attempt], self.reject_stake[round][attempt]
 
@@ -781,7 +755,12 @@ def votes_of(round: uint256) -> (uint256, uint256, uint256):
 @view
 @external
 def attestations(round: uint256) -> (DynArray[address, MAX_VALIDATORS], DynArray[Bytes[65], MAX_VALIDATORS]):
-    """@notice Signers and signatures attesting the current/final attempt."""
+    """
+    @notice Signers and signatures attesting the current/final attempt.
+    @param round The round number.
+    @return signers The attesting validators, in attestation order.
+    @return signatures Their Checkpoint signatures, in the same order.
+    """
     attempt: uint256 = self.miner_index[round]
     return self.attest_signers[round][attempt], self.attest_sigs[round][attempt]
 
@@ -798,23 +777,15 @@ def _worker_due(round: uint256, index: uint256, weights: DynArray[uint256, MAX_C
     return self.reward_per_round * weights[index] // WEIGHT_SCALE
 
 
-@internal
-def _credit(round: uint256, account: address, due: uint256, pay_num: uint256, pay_den: uint256) -> uint256:
-    amount: uint256 = due
-    if pay_num < pay_den:
-        amount = due * pay_num // pay_den  # pool short: pro rata
-    if amount > 0:
-        self.claimable[account] += amount
-        log Rewarded(round=round, account=account, amount=amount)
-    return amount
-
-
 @external
 def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
     """
     @notice Pay the final round: worker i gets reward_per_round * w_i / WEIGHT_SCALE,
             each reporting validator validator_reward; absent validators are slashed.
             Paid only from the reward pool (pro rata when it is short).
+    @param round The current round, in FINAL.
+    @param weights One weight per candidate (fixed point WEIGHT_SCALE, summing to at most
+           WEIGHT_SCALE) whose hash is the proposal's weights_hash.
     """
     assert round == self.current_round, "round mismatch"
     assert self.phase == PHASE_FINAL, "not in FINAL phase"
@@ -834,20 +805,19 @@ def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] != empty(bytes32):
             due += self.validator_reward
-    pool: uint256 = self.reward_pool
+    pool: uint256 = staking.reward_pool
 
     paid: uint256 = 0
     for i: uint256 in range(n, bound=MAX_CANDIDATES):
-        paid += self._credit(
+        paid += staking._credit(
             round, self.candidates_of[round][i].owner, self._worker_due(round, i, weights), pool, due
         )
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] != empty(bytes32):
-            paid += self._credit(round, v, self.validator_reward, pool, due)
-    self.total_claimable += paid
-    self.reward_pool = pool - paid
+            paid += staking._credit(round, v, self.validator_reward, pool, due)
+    left: uint256 = staking._book_rewards(paid)
     self.phase = PHASE_IDLE
-    log Settled(round=round, paid=paid, pool=self.reward_pool)
+    log Settled(round=round, paid=paid, pool=left)
     log PhaseChanged(round=round, phase=PHASE_IDLE, deadline=self.deadline)
 
 
@@ -858,15 +828,24 @@ def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
 @view
 @external
 def checkpoint(round: uint256) -> Checkpoint:
+    """
+    @notice A round's checkpoint.
+    @param round The round number.
+    @return The checkpoint (finalized is False for a round that did not finalize).
+    """
     return self.checkpoints[round]
 
 
 @external
 def sign_checkpoint(round: uint256, signature: Bytes[65]):
-    """@notice A staker's EIP-712 Checkpoint signature of a final round, for other networks' bridges."""
+    """
+    @notice A staker's EIP-712 Checkpoint signature of a final round, for other networks' bridges.
+    @param round A finalized round.
+    @param signature The caller's 65-byte signature of checkpoint_digest(round, model root, parent root).
+    """
     cp: Checkpoint = self.checkpoints[round]
     assert cp.finalized, "round is not final"
-    assert self.stake_of[msg.sender] > 0, "not a staker"
+    assert staking.stake_of[msg.sender] > 0, "not a staker"
     assert not self.checkpoint_signed[round][msg.sender], "already signed this checkpoint"
     digest: bytes32 = signatures.checkpoint_digest(
         self._domain(), self.network_id, round, cp.model_root, cp.parent_root
@@ -881,11 +860,23 @@ def sign_checkpoint(round: uint256, signature: Bytes[65]):
 @view
 @external
 def checkpoint_signatures(round: uint256) -> (DynArray[address, MAX_PARTICIPANTS], DynArray[Bytes[65], MAX_PARTICIPANTS]):
+    """
+    @notice The stakers' signatures published for a round's checkpoint with sign_checkpoint.
+    @param round The round number.
+    @return signers The signing stakers, in signing order.
+    @return signatures Their Checkpoint signatures, in the same order.
+    """
     return self.checkpoint_signers[round], self.checkpoint_sigs[round]
 
 
 @view
 @external
 def global_model() -> (bytes32, bytes32, String[MAX_URI], uint256):
-    """@notice (root, fingerprint, uri, round that finalized it)."""
+    """
+    @notice The current global model.
+    @return root Its params root.
+    @return fingerprint Its architecture fingerprint.
+    @return uri Where its blob is stored.
+    @return round The round that finalized it (0 = genesis).
+    """
     return self.global_root, self.global_fingerprint, self.global_uri, self.global_round

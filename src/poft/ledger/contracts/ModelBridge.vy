@@ -73,6 +73,7 @@ import_count: public(uint256)  # ids run 1..import_count
 
 @deploy
 def __init__(owner: address):
+    """@param owner The account allowed to register remote networks."""
     self.owner = owner
 
 
@@ -100,7 +101,14 @@ def register_network(
     network_id: bytes32, chain_id: uint256, ledger: address,
     validators: DynArray[address, MAX_VALIDATORS], stakes: DynArray[uint256, MAX_VALIDATORS]
 ):
-    """@notice Trust a remote network: its chain id, ledger and initial validator set (owner, once)."""
+    """
+    @notice Trust a remote network: its chain id, ledger and initial validator set (owner, once).
+    @param network_id The remote network's id (its EIP-712 domain salt).
+    @param chain_id The remote network's chain id.
+    @param ledger The remote FederatedLedger (its EIP-712 verifying contract).
+    @param validators The initial validator set; distinct, non-empty addresses.
+    @param stakes Each validator's stake, positive, in the same order.
+    """
     assert msg.sender == self.owner, "only the owner can register networks"
     assert not self.networks[network_id].registered, "network already registered"
     total: uint256 = self._store_set(network_id, 0, validators, stakes)
@@ -146,7 +154,14 @@ def update_validator_set(
     nonce: uint256,
     sigs: DynArray[Bytes[65], MAX_VALIDATORS],
 ):
-    """@notice Replace a remote set, authorised by >= 2/3 of the stake of the set it replaces."""
+    """
+    @notice Replace a remote set, authorised by >= 2/3 of the stake of the set it replaces.
+    @param network_id The remote network.
+    @param new_validators The new validator set; distinct, non-empty addresses.
+    @param new_stakes Each new validator's stake, positive, in the same order.
+    @param nonce Above the network's last nonce.
+    @param sigs ValidatorSetUpdate signatures of the current set, sorted by signer ascending.
+    """
     net: RemoteNetwork = self.networks[network_id]
     assert net.registered, "unknown network"
     assert nonce > net.nonce, "nonce must increase"
@@ -172,7 +187,16 @@ def import_checkpoint(
     network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32,
     sigs: DynArray[Bytes[65], MAX_VALIDATORS], uri: String[MAX_URI]
 ) -> uint256:
-    """@notice Import a remote final checkpoint; returns its import id."""
+    """
+    @notice Import a remote final checkpoint; returns its import id.
+    @param network_id The remote network.
+    @param round The remote round; each is imported at most once.
+    @param model_root The checkpoint's model root.
+    @param parent_root The remote global root it follows.
+    @param sigs Checkpoint signatures of the current set, sorted by signer ascending.
+    @param uri Where the model's blob is stored.
+    @return The new import id (ids run 1..import_count).
+    """
     net: RemoteNetwork = self.networks[network_id]
     assert net.registered, "unknown network"
     assert self.imported_round[network_id][round] == 0, "round already imported"
@@ -197,6 +221,11 @@ def import_checkpoint(
 @view
 @external
 def import_record(import_id: uint256) -> ImportRecord:
+    """
+    @notice The record of an import.
+    @param import_id The import id, 1..import_count.
+    @return The import: network, round, roots, uri, signer and total stake, block number.
+    """
     assert import_id >= 1 and import_id <= self.import_count, "unknown import"
     return self.imports[import_id]
 
@@ -204,7 +233,12 @@ def import_record(import_id: uint256) -> ImportRecord:
 @view
 @external
 def imported_model(import_id: uint256) -> (bytes32, String[MAX_URI]):
-    """@notice (model_root, uri) of an import; used by the ledger's submit_import."""
+    """
+    @notice (model_root, uri) of an import; used by the ledger's submit_import.
+    @param import_id The import id, 1..import_count.
+    @return model_root The imported model root.
+    @return uri Where its blob is stored.
+    """
     assert import_id >= 1 and import_id <= self.import_count, "unknown import"
     return self.imports[import_id].model_root, self.imports[import_id].uri
 
@@ -212,19 +246,37 @@ def imported_model(import_id: uint256) -> (bytes32, String[MAX_URI]):
 @view
 @external
 def member_stake_of(network_id: bytes32, validator: address) -> uint256:
-    """@notice Stake of `validator` in the network's current set (0 = not a member)."""
+    """
+    @notice Stake of `validator` in the network's current set (0 = not a member).
+    @param network_id The remote network.
+    @param validator The address to look up.
+    @return The validator's stake in the current set.
+    """
     return self.member_stake[network_id][self.networks[network_id].epoch][validator]
 
 
 @view
 @external
 def domain_separator_of(network_id: bytes32) -> bytes32:
+    """
+    @notice The EIP-712 domain separator of a remote network's ledger.
+    @param network_id The remote network.
+    @return The separator (empty for an unknown network).
+    """
     return self.networks[network_id].domain_separator
 
 
 @view
 @external
 def checkpoint_digest(network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32) -> bytes32:
+    """
+    @notice The digest a remote network's validators sign for a checkpoint.
+    @param network_id The remote network.
+    @param round The remote round.
+    @param model_root The checkpoint's model root.
+    @param parent_root The remote global root it follows.
+    @return The digest of Checkpoint(network_id, round, model_root, parent_root) in its domain.
+    """
     return signatures.checkpoint_digest(
         self.networks[network_id].domain_separator, network_id, round, model_root, parent_root
     )

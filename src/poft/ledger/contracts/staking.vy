@@ -1,0 +1,195 @@
+# pragma version ~=0.4.3
+# @license MIT
+"""
+@title staking
+@notice Participants and money of a FederatedLedger: registration, stakes,
+        the reward pool, claimable rewards, slashing and crediting.
+@dev A stateful module: FederatedLedger `initializes:` it and `exports:` its
+     external functions and getters, so its ABI is part of the ledger's.
+     Value conservation, kept by every function here:
+         self.balance == total_stake + total_claimable + reward_pool
+     Value enters with register, add_stake (stake) and fund (pool); it leaves
+     only through withdraw (claimable). _slash moves stake into the pool;
+     _credit and _book_rewards move pool into claimable and must be used
+     together: the caller credits each account, sums what _credit returned and
+     books that sum with one _book_rewards call before its transaction ends.
+     Bounds: MAX_PARTICIPANTS 256 registered participants.
+"""
+
+MAX_PARTICIPANTS: constant(uint256) = 256
+MAX_REASON: constant(uint256) = 64
+BPS: constant(uint256) = 10000
+
+event Registered:
+    participant: indexed(address)
+    stake: uint256
+    is_worker: bool
+
+event StakeAdded:
+    participant: indexed(address)
+    amount: uint256
+    stake: uint256
+
+event Funded:
+    sender: indexed(address)
+    amount: uint256
+    pool: uint256
+
+event Withdrawn:
+    account: indexed(address)
+    amount: uint256
+
+event Slashed:
+    round: indexed(uint256)
+    account: indexed(address)
+    amount: uint256
+    reason: String[MAX_REASON]
+
+event Rewarded:
+    round: indexed(uint256)
+    account: indexed(address)
+    amount: uint256
+
+min_stake: public(uint256)  # least stake that makes a participant committee-eligible
+slash_bps: public(uint256)  # share of its stake a slashed account loses, in basis points
+
+stake_of: public(HashMap[address, uint256])
+claimable: public(HashMap[address, uint256])
+is_registered: public(HashMap[address, bool])
+is_worker: public(HashMap[address, bool])
+participants: public(DynArray[address, MAX_PARTICIPANTS])
+worker_count: public(uint256)
+total_stake: public(uint256)
+total_claimable: public(uint256)
+reward_pool: public(uint256)
+
+
+@deploy
+def __init__(min_stake: uint256, slash_bps: uint256):
+    """
+    @param min_stake Least stake (wei) that makes a participant committee-eligible; positive.
+    @param slash_bps Share of its stake a slashed account loses, in basis points (<= 10000).
+    """
+    assert min_stake > 0, "min_stake must be positive"
+    assert slash_bps <= BPS, "slash_bps above 10000"
+    self.min_stake = min_stake
+    self.slash_bps = slash_bps
+
+
+@external
+@payable
+def register(is_worker: bool):
+    """
+    @notice Join with msg.value as stake; stake >= min_stake makes you committee-eligible.
+    @param is_worker Whether the caller submits updates (a worker) or only stakes.
+    """
+    assert not self.is_registered[msg.sender], "already registered"
+    assert len(self.participants) < MAX_PARTICIPANTS, "participant limit reached"
+    self.is_registered[msg.sender] = True
+    self.is_worker[msg.sender] = is_worker
+    self.participants.append(msg.sender)
+    self.stake_of[msg.sender] = msg.value
+    self.total_stake += msg.value
+    if is_worker:
+        self.worker_count += 1
+    log Registered(participant=msg.sender, stake=msg.value, is_worker=is_worker)
+
+
+@external
+@payable
+def add_stake():
+    """@notice Add msg.value to the caller's stake; the caller must be registered."""
+    assert self.is_registered[msg.sender], "not registered"
+    assert msg.value > 0, "no value sent"
+    self.stake_of[msg.sender] += msg.value
+    self.total_stake += msg.value
+    log StakeAdded(participant=msg.sender, amount=msg.value, stake=self.stake_of[msg.sender])
+
+
+@external
+@payable
+def fund():
+    """@notice Add msg.value to the reward pool."""
+    assert msg.value > 0, "no value sent"
+    self.reward_pool += msg.value
+    log Funded(sender=msg.sender, amount=msg.value, pool=self.reward_pool)
+
+
+@external
+@nonreentrant
+def withdraw() -> uint256:
+    """
+    @notice Pay out the caller's claimable rewards.
+    @return The amount paid, in wei.
+    """
+    amount: uint256 = self.claimable[msg.sender]
+    assert amount > 0, "nothing to withdraw"
+    self.claimable[msg.sender] = 0
+    self.total_claimable -= amount
+    raw_call(msg.sender, b"", value=amount)
+    log Withdrawn(account=msg.sender, amount=amount)
+    return amount
+
+
+@view
+@external
+def accounted_balance() -> uint256:
+    """
+    @notice total_stake + total_claimable + reward_pool (== self.balance).
+    @return The value the contract accounts for, in wei.
+    """
+    return self.total_stake + self.total_claimable + self.reward_pool
+
+
+@view
+@external
+def participant_count() -> uint256:
+    """
+    @notice Number of registered participants.
+    @return Length of `participants`.
+    """
+    return len(self.participants)
+
+
+@internal
+def _slash(round: uint256, account: address, reason: String[MAX_REASON]) -> uint256:
+    """
+    @dev Move slash_bps of the account's stake into the reward pool and log
+         Slashed (also when the amount is 0); returns the amount moved.
+    """
+    amount: uint256 = self.stake_of[account] * self.slash_bps // BPS
+    if amount > 0:
+        self.stake_of[account] -= amount
+        self.total_stake -= amount
+        self.reward_pool += amount
+    log Slashed(round=round, account=account, amount=amount, reason=reason)
+    return amount
+
+
+@internal
+def _credit(round: uint256, account: address, due: uint256, pay_num: uint256, pay_den: uint256) -> uint256:
+    """
+    @dev Make `due` (scaled by pay_num / pay_den when that is below 1: the pool
+         is short, everyone is paid pro rata) claimable by `account`; returns
+         the amount credited. The pool and total_claimable are not touched:
+         book the sum of the returned amounts with _book_rewards.
+    """
+    amount: uint256 = due
+    if pay_num < pay_den:
+        amount = due * pay_num // pay_den
+    if amount > 0:
+        self.claimable[account] += amount
+        log Rewarded(round=round, account=account, amount=amount)
+    return amount
+
+
+@internal
+def _book_rewards(paid: uint256) -> uint256:
+    """
+    @dev Move `paid`, the sum of this transaction's _credit amounts, from the
+         reward pool into total_claimable; returns the pool left.
+    """
+    pool: uint256 = self.reward_pool - paid
+    self.total_claimable += paid
+    self.reward_pool = pool
+    return pool
