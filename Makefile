@@ -98,5 +98,9 @@ BENCH_ARGS ?=
 bench: setup bench-setup
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 
+# docs/config.md from the config schema (tests/experiment/test_config_reference.py checks it).
+config-docs: venv
+	PYTHONPATH=src $(PY) -m poft.config.reference > docs/config.md
+
 clean:
 	rm -rf $(VENV) node_modules .poft-cache
