@@ -15,9 +15,9 @@ PYTEST_ARGS ?=
 # Idle OpenMP threads sleep instead of spinning (spinning slows torch badly on 2 busy cores).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup venv data anvil lint test demo bench bench-setup clean
+.PHONY: setup venv data anvil browser lint test demo bench bench-setup clean config-docs
 
-setup: venv data anvil
+setup: venv data anvil browser
 
 venv: $(STAMP)
 
@@ -44,6 +44,21 @@ data:
 	  echo "data: Fashion-MNIST is not installed and apt-get is not usable here."; \
 	  echo "      Install Debian's dataset-fashion-mnist, or set POFT_DATA_DIR to a folder"; \
 	  echo "      holding the four IDX files (train/t10k images and labels, .gz or plain)."; \
+	fi
+
+# Headless Chromium for the optional browser test of report.html
+# (tests/outputs/test_report.py, skipped with the reason without it). Never fails the build.
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+	  echo "browser: chromium found"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  ((apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) && \
+	   echo "browser: installed chromium") || \
+	  echo "browser: could not install chromium; the browser test of report.html will be skipped"; \
+	else \
+	  echo "browser: chromium is not installed and apt-get is not usable here;"; \
+	  echo "         the browser test of report.html will be skipped"; \
 	fi
 
 anvil: $(ANVIL)
@@ -82,6 +97,10 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml requirements-bench.lock
 BENCH_ARGS ?=
 bench: setup bench-setup
 	$(PY) -m bench.run_all $(BENCH_ARGS)
+
+# docs/config.md from the config schema (tests/experiment/test_config_reference.py checks it).
+config-docs: venv
+	PYTHONPATH=src $(PY) -m poft.config.reference > docs/config.md
 
 clean:
 	rm -rf $(VENV) node_modules .poft-cache

@@ -21,6 +21,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from poft import __version__
 from poft.errors import InputError
 
 # Idle OpenMP threads must sleep, not spin: spinning made training up to 20x slower on
@@ -50,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log protocol events; on a bug, print the traceback")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"poft {__version__}",
+                        help="print poft's version and exit")
+    # Not required: a bare `poft` (or `poft bench`, `poft chain`) prints its help.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one experiment from a TOML config",
                          description="Run every round of every network in CONFIG and write "
@@ -81,9 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks: robustness grid, convex convergence",
                            description="Run a benchmark study; each writes CSV, tables and "
                                        "plots into --out.")
-    bench.add_argument("study", choices=["robustness", "convex"],
+    bench.add_argument("study", choices=["robustness", "convex"], nargs="?",
                        help="robustness: aggregator x attack x Byzantine fraction x partition "
-                            "grid (resumable); convex: optimality gap by round per rule")
+                            "grid (resumable); convex: optimality gap by round per rule. "
+                            "Rules: softmax (SABFL), mean (FedAvg), median, trimmed_mean, "
+                            "krum, multi_krum, geometric_median, centered_clipping, fltrust, "
+                            "bulyan")
     bench.add_argument("rest", nargs=argparse.REMAINDER,
                        help="CONFIG [--out DIR] [...]; see `poft bench STUDY --help`")
     for command in sub.choices.values():   # `-v` also after the command: poft run -v ...
@@ -115,7 +122,12 @@ def add_node_mode_commands(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one `poft` command; returns the exit status (0 ok, 1 failed or bug, 2 bad input,
     130 interrupted)."""
-    args = build_parser().parse_args(argv)   # argparse itself exits 2 on bad flags
+    parser = build_parser()
+    args = parser.parse_args(argv)   # argparse itself exits 2 on bad flags
+    incomplete = incomplete_command(parser, args)
+    if incomplete is not None:       # `poft`, `poft bench`, `poft chain`: say what is possible
+        incomplete.print_help(sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -133,6 +145,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         return 1
+
+
+def incomplete_command(parser: argparse.ArgumentParser, args) -> argparse.ArgumentParser | None:
+    """The (sub)parser whose command is missing its next word, if one is."""
+    if args.command is None:
+        return parser
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = commands.choices[args.command]
+    if args.command == "bench" and args.study is None:
+        return sub
+    if getattr(args, "action", "") is None:      # chain / store without their action
+        return sub
+    return None
 
 
 # A missing, unreadable or misplaced file or folder named on the command line: the

@@ -23,7 +23,7 @@ LAYERS = [
     ["poft.protocol", "poft.outputs"],
     ["poft.drivers"],
     ["poft.experiment", "poft.demo"],
-    ["poft.cli", "poft.__main__"],
+    ["poft.cli", "poft.__main__", "poft.api"],
 ]
 RANK = {pkg: level for level, pkgs in enumerate(LAYERS) for pkg in pkgs}
 NUMERIC_CORES = ("poft.learning", "poft.aggregation", "poft.attacks", "poft.commitment")

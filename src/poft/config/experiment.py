@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from poft.config.schema import ConfigError, bounded, fail, load_section, to_table
+from poft.config.schema import ConfigError, bounded, fail, load_section, option, to_table
 
 Dataset = Literal["fashion_mnist", "digits", "convex"]
 ModelName = Literal["logreg", "mlp", "cnn"]
@@ -46,79 +46,153 @@ ImportPolicy = Literal["candidate", "init", "merge"]
 
 @dataclass
 class ExperimentSection:
-    name: str = "poft"
-    seed: int = bounded(0, min=0)
-    rounds: int = bounded(10, min=1, max=10_000)
-    # torch threads (0: torch's default, one per core). One by default: local training
-    # in batches of 32 ran 1.5x faster on one thread than on two on a 2-core machine
-    # (0.075 vs 0.111 s per CNN update; idle threads wake up for every small op).
-    threads: int = bounded(1, min=0, max=256)
+    """The run as a whole."""
+
+    name: str = option("poft", doc="the run's name: the default output folder is "
+                       "runs/<name>, and the report's title")
+    seed: int = bounded(0, min=0, doc="seeds everything: data split, population plan, genesis "
+                        "model, participants' RNGs and the embedded chains (`poft run --seed`)")
+    rounds: int = bounded(10, min=1, max=10_000, doc="federated rounds per network "
+                          "(`poft run --rounds`)")
+    # One by default: local training in batches of 32 ran 1.5x faster on one thread than
+    # on two on a 2-core machine (0.075 vs 0.111 s per CNN update; idle threads wake up
+    # for every small op).
+    threads: int = bounded(1, min=0, max=256, doc="torch threads (0: torch's default, one "
+                           "per core)")
 
 
 @dataclass
 class DataSection:
-    dataset: Dataset = "fashion_mnist"
-    data_dir: str | None = None
-    train_samples: int | None = bounded(None, min=10)   # subsample of the training set
-    test_samples: int | None = bounded(None, min=10)    # subsample of the test set
-    validator_samples: int = bounded(500, min=10)       # each staker's own scoring data
-    network_partition: PartitionName = "iid"            # how the networks share the data
-    network_alpha: float = bounded(0.5, min=1e-6)       # Dirichlet concentration across networks
+    """The data set and who holds which part of it (`poft.config.population`)."""
+
+    dataset: Dataset = option("fashion_mnist", doc="fashion_mnist: Fashion-MNIST from local "
+                              "IDX files (28x28 images, 10 classes; never downloaded); digits: "
+                              "scikit-learn's bundled 8x8 digits; convex: synthetic multinomial "
+                              "logistic-regression data. Ignored when the Python API is given "
+                              "its own train/test sets")
+    data_dir: str | None = option(None, doc="folder of the Fashion-MNIST IDX files (default: "
+                                  "$POFT_DATA_DIR, else /usr/share/datasets/fashion-mnist)")
+    train_samples: int | None = bounded(None, min=10, doc="random subsample of the training "
+                                        "set (default: all of it)")
+    test_samples: int | None = bounded(None, min=10, doc="random subsample of the test set "
+                                       "(default: all of it)")
+    validator_samples: int = bounded(500, min=10, doc="samples of its network's training "
+                                     "share each staker keeps as its own scoring data (taken "
+                                     "before the workers' split)")
+    network_partition: PartitionName = option("iid", doc="how the networks share the training "
+                                              "set: iid, dirichlet (label shares drawn with "
+                                              "`network_alpha`) or label_skew (each network "
+                                              "the classes listed in its `classes`)")
+    network_alpha: float = bounded(0.5, min=1e-6, doc="Dirichlet concentration across "
+                                   "networks (smaller: more skewed)")
 
 
 @dataclass
 class ModelSection:
-    name: ModelName = "cnn"
-    hidden: int = bounded(128, min=1)                   # MLP hidden width
+    """The architecture every network trains (the Python API's `model_fn` replaces it)."""
+
+    name: ModelName = option("cnn", doc="logreg: multinomial logistic regression; mlp: one "
+                             "hidden ReLU layer; cnn: two 3x3 conv + 2x2 max-pool stages, "
+                             "then linear (image data only)")
+    hidden: int = bounded(128, min=1, doc="hidden width of `mlp`")
 
 
 @dataclass
 class TrainingSection:
-    local_epochs: int = bounded(1, min=1, max=1000)
-    batch_size: int = bounded(32, min=1)
-    lr: float = bounded(0.05, min=0.0)
-    momentum: float = bounded(0.9, min=0.0, max=1.0)
-    weight_decay: float = bounded(0.0, min=0.0)
+    """Workers' local training (SGD) in each round."""
+
+    local_epochs: int = bounded(1, min=1, max=1000, doc="passes over the worker's own data "
+                                "per round")
+    batch_size: int = bounded(32, min=1, doc="SGD mini-batch size")
+    lr: float = bounded(0.05, min=0.0, doc="SGD learning rate")
+    momentum: float = bounded(0.9, min=0.0, max=1.0, doc="SGD momentum")
+    weight_decay: float = bounded(0.0, min=0.0, doc="SGD weight decay (L2)")
 
 
 @dataclass
 class AggregationSection:
-    rule: RuleName = "softmax"
-    temperature: float = bounded(0.05, min=1e-9)        # softmax temperature T
-    params: dict = field(default_factory=dict)          # extra rule parameters (f, m, tau...)
-    tolerance: float = bounded(1e-5, min=0.0)           # validators' recompute tolerance
+    """How the miner combines the round's candidates (every network, unless a network sets
+    its own `rule`)."""
+
+    rule: RuleName = option("softmax", doc="softmax: SABFL, w = softmax(-L/T) of each "
+                            "candidate's validator-scored loss; mean: FedAvg (the plain "
+                            "average); median, trimmed_mean, krum, multi_krum, "
+                            "geometric_median, centered_clipping, bulyan: robust baselines "
+                            "over the admissible updates (rewarded uniformly); fltrust: "
+                            "`poft bench robustness` only (no ledger)")
+    temperature: float = bounded(0.05, min=1e-9, doc="softmax temperature T (smaller: "
+                                 "weight concentrates on the lowest losses)")
+    params: dict = option(default_factory=dict, doc="extra parameters of the baseline rules, "
+                          "e.g. {f = 2} (updates to tolerate: median, trimmed_mean, krum, "
+                          "multi_krum, bulyan; default: the network's Byzantine workers), "
+                          "{m = 3} (multi_krum), {tau = 10.0, iterations = 1} "
+                          "(centered_clipping)")
+    tolerance: float = bounded(1e-5, min=0.0, doc="largest |difference| the validators "
+                               "accept between their recomputed aggregate and the miner's")
 
 
 @dataclass
 class LedgerSection:
-    phase_blocks: int = bounded(1000, min=2)            # deadline of each phase, in blocks
-    stake: float = bounded(32.0, min=0.0)               # each staker's stake (ether)
-    worker_stake: float = bounded(0.0, min=0.0)         # each worker's stake (ether)
-    min_stake: float = bounded(1.0, min=0.0)            # committee eligibility (ether)
-    slash_bps: int = bounded(1000, min=0, max=10_000)   # share of stake slashed
-    reward_per_round: float = bounded(1.0, min=0.0)     # paid to workers by weight (ether)
-    validator_reward: float = bounded(0.01, min=0.0)    # per timely report (ether)
-    reward_pool: float = bounded(100.0, min=0.0)        # funded at deployment (ether)
+    """The FederatedLedger contract's economics and deadlines (amounts in ether)."""
+
+    phase_blocks: int = bounded(1000, min=2, doc="deadline of each phase, in blocks (at "
+                                "least workers + 8); anyone may advance a phase past it")
+    stake: float = bounded(32.0, min=0.0, doc="each staker's stake")
+    worker_stake: float = bounded(0.0, min=0.0, doc="each worker's stake")
+    min_stake: float = bounded(1.0, min=0.0, doc="least stake to be sampled for the committee")
+    slash_bps: int = bounded(1000, min=0, max=10_000, doc="share of the stake slashed for "
+                             "misbehaviour, in basis points (1000 = 10%): a rejected or late "
+                             "proposal (miner), a missing report (validator)")
+    reward_per_round: float = bounded(1.0, min=0.0, doc="paid to the workers each finalized "
+                                      "round, by their aggregation weights")
+    validator_reward: float = bounded(0.01, min=0.0, doc="paid to each validator per timely "
+                                      "report")
+    reward_pool: float = bounded(100.0, min=0.0, doc="funded at deployment; rewards are paid "
+                                 "from it (pro rata when short), slashed stake goes into it")
 
 
 @dataclass
 class NetworkSection:
-    name: str
-    backend: Backend = "embedded"
-    workers: int = bounded(10, min=1, max=200)
-    stakers: int = bounded(5, min=1, max=50)            # committee-eligible participants
-    validators: int = bounded(3, min=1, max=32)         # committee size k
-    miners: int = bounded(2, min=1, max=8)              # miner + backups
-    classes: list[int] = field(default_factory=list)    # data.network_partition = "label_skew"
-    partition: WorkerPartition = "iid"                  # split among this network's workers
-    alpha: float = bounded(0.5, min=1e-6)               # Dirichlet concentration (workers)
-    byzantine_fraction: float = bounded(0.0, min=0.0, max=0.9)
-    attack: AttackName = "none"
-    attack_params: dict = field(default_factory=dict)
-    lying_validators: int = bounded(0, min=0)           # stakers that report random losses
-    malicious_miner: bool = False                       # first miner proposes a wrong aggregate
-    import_policy: ImportPolicy = "candidate"
-    rule: RuleName | None = None                        # overrides [aggregation].rule
+    """One network: its own chain, ledger, participants and data share (`[[networks]]`,
+    one table per network)."""
+
+    name: str = option(doc="unique name of the network (output folders, links)")
+    backend: Backend = option("embedded", doc="not read by `poft run`: the backend of every "
+                              "network is chosen on the command line (`poft run --backend "
+                              "embedded|anvil`)")
+    workers: int = bounded(10, min=1, max=200, doc="participants that train")
+    stakers: int = bounded(5, min=1, max=50, doc="committee-eligible participants (validator "
+                           "or miner when sampled); at least validators + miners")
+    validators: int = bounded(3, min=1, max=32, doc="committee size k: validators sampled by "
+                              "stake each round")
+    miners: int = bounded(2, min=1, max=8, doc="miners sampled each round: the first proposes, "
+                          "the others back it up in order")
+    classes: list[int] = option(default_factory=list, doc="the network's classes when "
+                                "`data.network_partition = \"label_skew\"`")
+    partition: WorkerPartition = option("iid", doc="how the network's workers split its data: "
+                                        "iid or dirichlet (label shares drawn with `alpha`)")
+    alpha: float = bounded(0.5, min=1e-6, doc="Dirichlet concentration among the workers")
+    byzantine_fraction: float = bounded(0.0, min=0.0, max=0.9, doc="share of the workers that "
+                                        "are Byzantine (rounded to whole workers), chosen by "
+                                        "the seed; needs an `attack`")
+    attack: AttackName = option("none", doc="what the Byzantine workers do: label_flip, "
+                                "backdoor (poisoned data); sign_flip, gaussian, scaling, alie, "
+                                "ipm (crafted updates, colluding)")
+    attack_params: dict = option(default_factory=dict, doc="the attack's parameters, e.g. "
+                                 "{factor = 10.0} (scaling), {scale = 1.0} (sign_flip), "
+                                 "{mu = 0.0, sigma = 1.0} (gaussian), {epsilon = 0.1} (ipm), "
+                                 "{target = 0} (backdoor)")
+    lying_validators: int = bounded(0, min=0, doc="stakers that report random losses")
+    malicious_miner: bool = option(False, doc="the first staker proposes a wrong aggregate "
+                                   "whenever it is the round's miner (it is rejected and "
+                                   "slashed; a backup miner takes over)")
+    import_policy: ImportPolicy = option("candidate", doc="use of an imported cross-chain "
+                                         "model: candidate (one more candidate, weighted like "
+                                         "any update); init (workers also start from it); "
+                                         "merge (workers start from the midpoint of the "
+                                         "global model and the import)")
+    rule: RuleName | None = option(None, doc="this network's aggregation rule, overriding "
+                                   "`aggregation.rule`")
 
     def check(self, path: str) -> None:
         if self.validators + self.miners > self.stakers:
@@ -138,15 +212,21 @@ class NetworkSection:
 
 @dataclass
 class LinkSection:
-    source: str
-    target: str
+    """One direction of the cross-chain exchange: `target` imports `source`'s models."""
+
+    source: str = option(doc="the exporting network's name")
+    target: str = option(doc="the importing network's name")
 
 
 @dataclass
 class CrosschainSection:
-    enabled: bool = False
-    every: int = bounded(1, min=1)                      # export every N rounds
-    links: list[LinkSection] = field(default_factory=list)
+    """The PoFT exchange of finalized models between networks."""
+
+    enabled: bool = option(False, doc="exchange models (`poft run --no-crosschain` turns it "
+                           "off)")
+    every: int = bounded(1, min=1, doc="export a source's finalized model every N rounds")
+    links: list[LinkSection] = option(default_factory=list, doc="the links, e.g. "
+                                      "[{source = \"alpha\", target = \"beta\"}]")
 
 
 @dataclass

@@ -9,6 +9,9 @@ what is allowed:
   `list[...]`, `dict`, optional and nested dataclass fields),
 * numbers outside the bounds declared with `bounded(min=..., max=...)`.
 
+Every field says what it means (`bounded(..., doc=...)` or `option(..., doc=...)`);
+`poft.config.reference` turns the sections into docs/config.md.
+
 Cross-field rules live in each section's `check()` method, which raises
 `ConfigError` through `fail(path, message)`.
 """
@@ -32,12 +35,20 @@ def fail(path: str, message: str) -> typing.NoReturn:
 
 
 def bounded(default: Any = dataclasses.MISSING, *, min: float | None = None,
-            max: float | None = None, default_factory: Any = dataclasses.MISSING):
-    """A dataclass field with numeric bounds checked on load."""
-    meta = {"min": min, "max": max}
+            max: float | None = None, default_factory: Any = dataclasses.MISSING,
+            doc: str | None = None):
+    """A dataclass field with numeric bounds checked on load, and its meaning (`doc`,
+    which docs/config.md shows: `poft.config.reference`)."""
+    meta = {"min": min, "max": max, "doc": doc}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def option(default: Any = dataclasses.MISSING, *, doc: str,
+           default_factory: Any = dataclasses.MISSING):
+    """A dataclass field without numeric bounds, with its meaning (see `bounded`)."""
+    return bounded(default, default_factory=default_factory, doc=doc)
 
 
 def load_section(cls: type, table: Any, path: str):

@@ -212,14 +212,17 @@ def main(argv: list[str] | None = None) -> int:
     slicing = parser.add_argument_group(
         "slice", "run only part of the config's grid (comma-separated values, each one the "
                  "config lists); slices share the folder and add up to the whole grid")
-    slicing.add_argument("--aggregators", type=_names, metavar="A,B")
+    slicing.add_argument("--aggregators", type=_names, metavar="A,B",
+                         help="e.g. softmax,mean: softmax is SABFL, mean is FedAvg; also "
+                              "median, trimmed_mean, krum, multi_krum, geometric_median, "
+                              "centered_clipping, fltrust, bulyan")
     slicing.add_argument("--attacks", type=_names, metavar="A,B",
                          help="'none' is the clean baseline (fraction 0)")
     slicing.add_argument("--fractions", type=_numbers(float), metavar="F,G",
                          help="Byzantine fractions, e.g. 0,0.3")
     slicing.add_argument("--partitions", type=_names, metavar="P,Q",
                          help="e.g. iid,dirichlet:0.1")
-    slicing.add_argument("--seeds", type=_numbers(int), metavar="S,T")
+    slicing.add_argument("--seeds", type=_numbers(int), metavar="S,T", help="e.g. 0,1")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")

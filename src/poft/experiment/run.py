@@ -17,18 +17,20 @@ from tqdm import tqdm
 
 from poft.config.experiment import ExperimentConfig, dump_config
 from poft.drivers.inprocess.driver import InProcessDriver
+from poft.drivers.setup import ExperimentInputs
 from poft.outputs.report import render_report
 from poft.outputs.summary import build_summary
 
 
-def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True
-                   ) -> dict:
-    """Run every round of every network; return the summary (also written to disk)."""
+def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
+                   inputs: ExperimentInputs | None = None) -> dict:
+    """Run every round of every network; return the summary (also written to disk).
+    `inputs`: the user's own data and model (`poft.api`) in place of the config's."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.toml").write_text(dump_config(config))
+    (out / "config.toml").write_text(_note(inputs) + dump_config(config))
     started = time.perf_counter()
-    driver = InProcessDriver(config, out)
+    driver = InProcessDriver(config, out, inputs)
     records: list[dict] = []
     rounds = config.experiment.rounds
     bar = tqdm(total=rounds * len(driver.networks), disable=not progress, unit="round",
@@ -46,7 +48,21 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                     f"{r['network']}={r['accuracy']:.3f}" for r in records[-len(driver.networks):]))
         bar.close()
         (out / "deployment.json").write_text(json.dumps(driver.deployment_info(out), indent=2))
-        summary = build_summary(config, out, records, driver, time.perf_counter() - started)
+        summary = build_summary(config, out, records, driver, time.perf_counter() - started,
+                                model=inputs.model_label if inputs else None,
+                                data=inputs.data_label if inputs else None)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "report.html").write_text(render_report(config.experiment.name, summary, records))
     return summary
+
+
+def _note(inputs: ExperimentInputs | None) -> str:
+    """config.toml's header when the Python API replaced the config's data or model."""
+    lines = []
+    if inputs is not None and inputs.train is not None:
+        lines.append(f"# data: {inputs.data_label or 'own data'}, given through poft.api "
+                     "([data] dataset is not used)")
+    if inputs is not None and inputs.model_fn is not None:
+        lines.append(f"# model: {inputs.model_label or 'own model'}, given through poft.api "
+                     "([model] is not used)")
+    return "".join(line + "\n" for line in lines)

@@ -22,4 +22,6 @@ class ChainRoundRecord:
     committee: list[str]
     miners_tried: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
-    gas: dict[str, int] = field(default_factory=dict)
+    gas: dict[str, int] = field(default_factory=dict)       # by call kind (see economics)
+    rewards: dict[str, float] = field(default_factory=dict)  # ether, by participant class
+    slashed: dict[str, float] = field(default_factory=dict)  # ether, by participant class

@@ -18,8 +18,14 @@ from poft.errors import InputError
 
 
 def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    up = sub.add_parser("up", help="start one anvil per network, deploy, register participants")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    up = sub.add_parser("up", help="start one anvil per network, deploy, register participants",
+                        description="Start one anvil process per network of the config (or use "
+                                    "the --rpc nodes given), deploy each network's FederatedLedger "
+                                    "and ModelBridge with the genesis model, link the bridges, "
+                                    "fund and register every participant, and write the "
+                                    "deployment file (contracts, chains, participants, keys) "
+                                    "that `poft node` and `poft verify` read.")
     up.add_argument("--out", required=True, type=Path, help="deployment file to write")
     up.add_argument("--config", type=Path, help="experiment config (TOML); default: a small "
                     "digits/MLP config with --networks networks")
@@ -38,9 +44,19 @@ def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
     up.add_argument("--kdf-iterations", type=int, help="scrypt n of the keystores "
                     "(default eth-account's 262144; lower only for throwaway local keys)")
     up.add_argument("--store", help="blob store folder or URL (default: blobs/ next to --out)")
-    for action in ("down", "restart"):
-        cmd = sub.add_parser(action, help=f"{action} the anvil processes of a deployment")
-        cmd.add_argument("--deployment", required=True, type=Path)
+    descriptions = {
+        "down": "Stop the anvil processes a deployment started (by the PIDs in the deployment "
+                "file); each chain's state stays in its state file, so `poft chain restart` "
+                "can bring it back (e.g. to run `poft verify` later).",
+        "restart": "Start the stopped anvil processes of a deployment again from their state "
+                   "files, on the same ports, chain ids and contract addresses (after a crash "
+                   "or `poft chain down`).",
+    }
+    for action, description in descriptions.items():
+        cmd = sub.add_parser(action, help=f"{action} the anvil processes of a deployment",
+                             description=description)
+        cmd.add_argument("--deployment", required=True, type=Path,
+                         help="the deployment file `poft chain up` wrote")
         cmd.add_argument("--network", action="append", help="only this network (repeatable)")
 
 
@@ -98,8 +114,11 @@ def chain_up_from_args(args, chain_up) -> None:
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    serve = sub.add_parser("serve", help="serve a blob folder over HTTP (PUT/GET by digest)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    serve = sub.add_parser("serve", help="serve a blob folder over HTTP (PUT/GET by digest)",
+                           description="Serve DIRECTORY as a content-addressed blob store: "
+                                       "GET and PUT /blobs/<sha256 hex>, the digest checked "
+                                       "both ways; every node of a node-mode run uses it.")
     serve.add_argument("directory", type=Path, help="the blob folder (created if missing)")
     serve.add_argument("--port", type=int, default=8640, help="TCP port (default 8640)")
     serve.add_argument("--host", default="127.0.0.1",

@@ -18,22 +18,25 @@ from poft.config.population import plan_population
 from poft.drivers.inprocess.assembly import build_network
 from poft.drivers.inprocess.crosschain import CrossChainExchange
 from poft.drivers.inprocess.network import NetworkRuntime
-from poft.drivers.setup import initial_model, load_experiment_data
+from poft.drivers.setup import ExperimentInputs, initial_model, load_experiment_data
 from poft.outputs.metrics import ChainRoundRecord
 from poft.protocol.timing import PhaseTimer
 from poft.store import LocalStore, parse_location
 
 
 class InProcessDriver:
-    def __init__(self, config: ExperimentConfig, out_dir: Path):
+    def __init__(self, config: ExperimentConfig, out_dir: Path,
+                 inputs: ExperimentInputs | None = None):
+        """`inputs`: the user's own data and model (the Python API), else the config's."""
         if config.experiment.threads:
             torch.set_num_threads(config.experiment.threads)
         self.config = config
         self.store = LocalStore(out_dir / "blobs")
-        data = load_experiment_data(config)
+        data = load_experiment_data(config, inputs)
         train, test = data.train, data.test
+        self.data = data
         plans = plan_population(config, train.y.numpy())
-        model = initial_model(config, train)
+        model = initial_model(config, train, inputs.model_fn if inputs else None)
         self.networks: list[NetworkRuntime] = [
             build_network(config, plan, train, test, model, self.store) for plan in plans]
         self.exchange = CrossChainExchange(config, self.networks)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from poft.learning.datasets import ArrayDataset
 from poft.learning.training import evaluate
 from poft.ledger import Phase
+from poft.outputs.economics import round_money
 from poft.outputs.metrics import ChainRoundRecord
 from poft.protocol.miner import Miner
 from poft.protocol.models_io import ModelCodec
@@ -107,6 +108,8 @@ class NetworkRuntime:
         with self.timer.phase("test"):
             loss, accuracy = self.evaluate_global()
         candidates = self.anyone.candidates(round_id)
+        workers = {w.ledger.account.address for w in self.workers}
+        rewards, slashed = round_money(self.anyone, round_id, workers, self.byzantine)
         return ChainRoundRecord(
             network=self.name, round=round_id, accuracy=accuracy, loss=loss,
             model_root=self.anyone.global_model().root.hex(), finalized=bool(weights),
@@ -117,7 +120,8 @@ class NetworkRuntime:
             committee=list(committee.validators), miners_tried=tried,
             seconds=self.timer.since(seconds_before),
             gas={k: v - gas_before.get(k, 0) for k, v in _gas_totals(self.backend).items()
-                 if v - gas_before.get(k, 0)})
+                 if v - gas_before.get(k, 0)},
+            rewards=rewards, slashed=slashed)
 
 
 def _gas_totals(backend) -> dict[str, int]:

@@ -27,6 +27,7 @@ from poft.drivers.node.log import read_events
 from poft.drivers.setup import initial_model, load_experiment_data
 from poft.learning.training import evaluate
 from poft.ledger import BridgeClient, LedgerClient, RpcBackend
+from poft.outputs.economics import round_money
 from poft.outputs.metrics import ChainRoundRecord
 from poft.outputs.report import render_report
 from poft.outputs.summary import build_summary
@@ -110,7 +111,7 @@ def collect_outputs(config: ExperimentConfig, out: Path, dep: DeploymentFile, no
         for record in records:
             metrics.write(json.dumps(record) + "\n")
     ordered = sorted(records, key=lambda r: (r["round"], dep.network_names.index(r["network"])))
-    summary = build_summary(config, out, ordered, results, total_s)
+    summary = build_summary(config, out, ordered, results, total_s, backend="anvil")
     summary["backend"] = "anvil"
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "report.html").write_text(render_report(config.experiment.name, summary, ordered))
@@ -130,6 +131,7 @@ class NetworkHistory:
         self.model, self.codec = model, ModelCodec(model.state_dict())
         byzantine = {w.name for w in plan.workers if w.byzantine}
         self.byzantine = {p.address for p in dep.participants(name) if p.name in byzantine}
+        self.workers = {p.address for p in dep.participants(name) if p.kind == "worker"}
         self.finals = finalized_rounds(self.reader)
 
     def records(self, rounds: int, out: Path) -> list[dict]:
@@ -159,10 +161,12 @@ class NetworkHistory:
                                    self.genesis_uri, self.finals).weights.tolist()
                    if finalized else [0.0] * len(candidates))
         attempts = min(self.reader.call("miner_index", r) + 1, len(committee.miners))
+        rewards, slashed = round_money(self.reader, r, self.workers, self.byzantine)
         return ChainRoundRecord(
             network=self.name, round=r, accuracy=accuracy, loss=loss, model_root=root.hex(),
             finalized=finalized, candidates=[c.owner for c in candidates],
             byzantine=[c.owner in self.byzantine for c in candidates],
             imported=[c.is_import for c in candidates], weights=weights,
             committee=list(committee.validators), miners_tried=committee.miners[:attempts],
-            seconds=dict(self.results.round_seconds.get((self.name, r), {})), gas={})
+            seconds=dict(self.results.round_seconds.get((self.name, r), {})), gas={},
+            rewards=rewards, slashed=slashed)
