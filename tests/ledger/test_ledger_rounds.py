@@ -10,7 +10,7 @@ from poft.ledger import ContractRevert, NetworkParams, Phase, deploy_network
 from poft.ledger.client import LedgerClient
 from poft.ledger.fixed import LOSS_NONFINITE
 
-from ledger_support import ETH, FP, GENESIS_ROOT, TEST_PARAMS
+from ledger_support import ETH, FP, GENESIS_ROOT, TEST_PARAMS, transact_raw_strings
 
 ROOT = b"\x42" * 32
 
@@ -62,6 +62,18 @@ def test_one_submission_per_worker(net):
     assert worker.submit_update(r, b"\x01" * 32, FP, "sha256:1") == 0
     with net.reverts("already submitted this round"):
         worker.submit_update(r, b"\x02" * 32, FP, "sha256:2")
+
+
+def test_a_uri_that_is_not_utf8_never_breaks_a_read(net):
+    """Any worker can store a uri of arbitrary bytes; reading the round's candidates must still work."""
+    r, _ = net.open()
+    workers = net.workers()
+    transact_raw_strings(workers[0].contract, workers[0].account, "submit_update", r, b"\x01" * 32, FP,
+                         b"sha256:\xff\xfe\xc3(")
+    workers[1].submit_update(r, b"\x02" * 32, FP, "sha256:2")
+    first, second = net.reader.candidates(r)
+    assert first.uri == "sha256:\ufffd\ufffd\ufffd(" and second.uri == "sha256:2"
+    assert net.reader.events("UpdateSubmitted", round=r)[0]["uri"] == first.uri
 
 
 def test_fingerprint_must_match_the_global_model(net):
