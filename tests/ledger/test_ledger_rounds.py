@@ -200,7 +200,9 @@ def test_attest_signature_checks(net):
     v0, v1 = (net.client(v) for v in committee.validators[:2])
     with net.reverts("signature is not the sender's over this checkpoint"):
         v0.attest(r, model_root=b"\x13" * 32)  # signed a different root
-    someone_elses = v1.checkpoint_signature(r, ROOT, GENESIS_ROOT)
+    with net.reverts("signature is not the sender's over this checkpoint"):
+        v0.attest(r, uri="sha256:elsewhere")  # signed another location of the proposal
+    someone_elses = v1.checkpoint_signature(r, ROOT, GENESIS_ROOT, "sha256:agg")
     with net.reverts("signature is not the sender's over this checkpoint"):
         v0.attest_with_signature(r, someone_elses)
     with net.reverts("bad signature: length is not 65 bytes"):
