@@ -36,6 +36,11 @@ PER_FAMILY submissions of each family, its kinds in turn:
 - altered: a genuine quorum with model_root, parent_root, round or network_id
   changed (one bit or at random; network_id also C's), or its signers out of
   ascending order.
+- re-located: a genuine quorum (signed with the checkpoint's uri) submitted
+  under another uri: another blob, one flipped bit, empty, the uri with a
+  prefix or suffix, round 1's uri, bytes that are not UTF-8. The uri is part of
+  the signed Checkpoint, so a relayer cannot pick where B fetches the model
+  (nor take the round with a uri of its choosing before the honest relay).
 
 Every submission goes through B's bridge as an eth_call of import_checkpoint
 (the contract code runs as in a transaction; a revert is a refusal);
@@ -45,6 +50,13 @@ Python model of the bridge predicts (`expected_refusal`) and be one of the
 reasons the contract documents for the family. Afterwards B's bridge (imports,
 the control record, registered networks, events, storage root) and B's ledger
 (state, balance, storage root) are unchanged.
+
+A second test fuzzes validator-set rotations the same way (`ROTATION_KINDS`):
+after a genuine rotation 1 that hands a former minority (which had signed
+rotations of its own, below 2/3, against the first set) all the weight, every
+stale, replayed, under-threshold, forged, re-domained, altered, malformed or
+overflowing rotation is refused for the reason a Python model of
+`update_validator_set` predicts, and B's bridge is unchanged.
 """
 
 from __future__ import annotations
@@ -63,7 +75,7 @@ from eth_abi import encode
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 import poft.ledger
-from ledger_support import ETH, TEST_PARAMS, Net, build_net  # noqa: E402
+from ledger_support import ETH, TEST_PARAMS, Net, build_net, transact_raw_strings
 from poft.ledger import (
     BridgeClient,
     Checkpoint,
@@ -74,7 +86,14 @@ from poft.ledger import (
     trust_network,
 )
 from poft.ledger.accounts import SECP256K1_N, Account, derive_accounts, recover_signer
-from poft.ledger.eip712 import CHECKPOINT_TYPEHASH, checkpoint_digest, domain_separator, typed_digest
+from poft.ledger.eip712 import (
+    CHECKPOINT_TYPEHASH,
+    VALIDATOR_SET_TYPEHASH,
+    checkpoint_digest,
+    domain_separator,
+    typed_digest,
+    validators_hash,
+)
 from poft.ledger.errors import decode_revert_data
 
 SEED = 20_260_611
@@ -108,6 +127,7 @@ FAMILY_REASONS = {
     "under-threshold": {BELOW_TWO_THIRDS},
     "duplicate-signer": {NOT_ASCENDING},
     "altered": {NOT_MEMBER, UNKNOWN_NETWORK, NOT_ASCENDING},
+    "re-located": {NOT_MEMBER},
 }
 KINDS = {
     "forged": ("outsider-key", "random-blob", "bit-flip", "high-s", "raw-v", "truncated", "oversized"),
@@ -117,15 +137,21 @@ KINDS = {
     "duplicate-signer": ("same-signature", "second-signature", "duplicate-apart", "quorum-plus-duplicate"),
     "altered": ("model-root-bit", "model-root-random", "parent-root-bit", "parent-root-random", "round-bit",
                 "round-random", "network-bit", "network-random", "network-third", "unsorted"),
+    "re-located": ("other-blob", "uri-bit", "empty", "prefixed", "suffixed", "round-1-uri", "not-utf8"),
 }
 
 
 # === signatures ===================================================================
+def as_bytes(uri: str | bytes) -> bytes:
+    return uri.encode() if isinstance(uri, str) else uri
+
+
 def raw_checkpoint_digest(separator: bytes, network_id: bytes, round: int, model_root: bytes,
-                          parent_root: bytes) -> bytes:
+                          parent_root: bytes, uri: str | bytes) -> bytes:
     """EIP-712 Checkpoint digest with the domain separator and the struct's networkId chosen apart."""
-    struct_hash = keccak(encode(["bytes32", "bytes32", "uint256", "bytes32", "bytes32"],
-                                [CHECKPOINT_TYPEHASH, network_id, round, model_root, parent_root]))
+    struct_hash = keccak(encode(["bytes32", "bytes32", "uint256", "bytes32", "bytes32", "bytes32"],
+                                [CHECKPOINT_TYPEHASH, network_id, round, model_root, parent_root,
+                                 keccak(as_bytes(uri))]))
     return typed_digest(separator, struct_hash)
 
 
@@ -209,7 +235,8 @@ class World:
 
     def digest(self, round: int) -> bytes:
         cp = self.checkpoints[round]
-        return raw_checkpoint_digest(self.separator, self.network_id, round, cp.model_root, cp.parent_root)
+        return raw_checkpoint_digest(self.separator, self.network_id, round, cp.model_root, cp.parent_root,
+                                     cp.uri)
 
     def sign(self, account: Account, round: int) -> bytes:
         """`account`'s (RFC 6979) signature of A's genuine checkpoint of `round`."""
@@ -277,7 +304,7 @@ class Submission:
     model_root: bytes
     parent_root: bytes
     signatures: tuple[bytes, ...]
-    uri: str
+    uri: str | bytes  # bytes: sent raw (not necessarily UTF-8)
     base: tuple[bytes, ...] | None = None  # the genuine round-2 quorum it was derived from
 
     @property
@@ -312,7 +339,8 @@ def expected_refusal(w: World, sub: Submission) -> str | None:
         return UNKNOWN_NETWORK
     if sub.round in w.imported_rounds:
         return ALREADY_IMPORTED
-    digest = raw_checkpoint_digest(net.separator, sub.network_id, sub.round, sub.model_root, sub.parent_root)
+    digest = raw_checkpoint_digest(net.separator, sub.network_id, sub.round, sub.model_root, sub.parent_root,
+                                   sub.uri)
     previous, signed = 0, 0
     for sig in sub.signatures:
         reason, signer = signature_refusal(digest, sig)
@@ -450,7 +478,7 @@ class Fuzzer:
             if member in foreign:
                 sep, struct_id = self.foreign_domain(domain_kind)
                 sig = member.sign_digest(raw_checkpoint_digest(sep, struct_id, TARGET, cp.model_root,
-                                                               cp.parent_root))
+                                                               cp.parent_root, cp.uri))
             sigs.append(sig)
         return self.target("re-domained", kind, sigs, base=base)
 
@@ -511,6 +539,29 @@ class Fuzzer:
                 sigs = rng.sample(base, len(base))
         return self.target("altered", kind, sigs, base=base, **changes)
 
+    def re_located(self, kind: str, j: int) -> Submission:
+        rng, w = self.rng, self.w
+        quorum = self.quorum()
+        base = self.genuine(quorum)
+        signed = w.checkpoints[TARGET].uri
+        if kind == "other-blob":
+            uri = f"sha256:{rng.randbytes(32).hex()}"
+        elif kind == "uri-bit":
+            uri = flip_bit(signed.encode(), rng.randrange(8 * len(signed)))
+            uri = uri.decode() if uri.isascii() else uri
+        elif kind == "empty":
+            uri = ""
+        elif kind == "prefixed":
+            uri = rng.choice(("https://relay.example/", "ipfs://", " ", "file:///tmp/")) + signed
+        elif kind == "suffixed":
+            uri = signed + rng.choice(("#", "?v=2", "/", "\n", "0" * rng.randint(1, 8)))
+        elif kind == "round-1-uri":
+            uri = w.checkpoints[IMPORTED].uri
+        else:  # not-utf8
+            uri = signed.encode()[:rng.randrange(len(signed))] + rng.randbytes(rng.randint(1, 16)) + b"\xff"
+        assert as_bytes(uri) != signed.encode()
+        return self.target("re-located", kind, base, base=base, uri=uri)
+
 
 def generate(w: World, seed: int) -> tuple[list[Submission], Fuzzer]:
     fuzzer = Fuzzer(w, random.Random(seed))
@@ -520,19 +571,33 @@ def generate(w: World, seed: int) -> tuple[list[Submission], Fuzzer]:
 
 
 # === submitting ===========================================================================
-def refusal_by_call(w: World, sub: Submission) -> str | None:
-    """eth_call of import_checkpoint from the relayer: the revert reason, None if it would import."""
+def raw_call_data(contract, method: str, args) -> bytes:
+    """Calldata with every `string` argument given as raw bytes (same ABI encoding, any bytes)."""
+    fn = contract.interface.function(method)
+    return fn.selector + encode([t.replace("string", "bytes") for t in fn.inputs], list(args))
+
+
+def refusal_by_call(w: World, sub: Submission, method: str = "import_checkpoint") -> str | None:
+    """eth_call of `method` from the relayer: the revert reason, None if it would go through."""
+    contract = w.relayer.contract
     try:
-        w.relayer.contract.call("import_checkpoint", *sub.args, sender=w.relayer.account.address)
+        if isinstance(sub.args[-1], bytes):  # a raw (possibly non-UTF-8) uri
+            contract.backend.call(contract.address, raw_call_data(contract, method, sub.args),
+                                  w.relayer.account.address)
+        else:
+            contract.call(method, *sub.args, sender=w.relayer.account.address)
     except ContractRevert as exc:
         return exc.reason
     return None
 
 
-def refusal_by_transaction(w: World, sub: Submission) -> str | None:
+def refusal_by_transaction(w: World, sub: Submission, method: str = "import_checkpoint") -> str | None:
     """A real transaction from the relayer (raw signatures, in the order given)."""
     try:
-        w.relayer.import_checkpoint(*sub.args)
+        if isinstance(sub.args[-1], bytes):
+            transact_raw_strings(w.relayer.contract, w.relayer.account, method, *sub.args)
+        else:
+            getattr(w.relayer, method)(*sub.args)
     except ContractRevert as exc:
         assert exc.tx_hash, f"{sub.label}: refused before it was sent ({exc.reason}), not mined"
         return exc.reason
@@ -576,6 +641,8 @@ def test_expected_reasons_are_the_contracts():
     source = (contracts / "ModelBridge.vy").read_text() + (contracts / "signatures.vy").read_text()
     asserted = set(re.findall(r'assert [^\n]*, "([^"]+)"', source))
     assert set(CONTRACT_REASONS) <= asserted, set(CONTRACT_REASONS) - asserted
+    rotation_reasons = set().union(*ROTATION_REASONS.values())
+    assert rotation_reasons <= asserted, rotation_reasons - asserted
 
 
 def test_no_forged_replayed_redomained_underthreshold_duplicate_or_altered_checkpoint_is_imported(world):
@@ -591,9 +658,9 @@ def test_no_forged_replayed_redomained_underthreshold_duplicate_or_altered_check
     assert w.separator == a.reader.call("domain_separator") == a.reader.domain.separator
     assert len(w.members) == 7 and len(set(w.registered[w.network_id].stakes.values())) == 7
     for r, cp in w.checkpoints.items():
-        assert w.digest(r) == checkpoint_digest(a.reader.domain, r, cp.model_root, cp.parent_root)
+        assert w.digest(r) == checkpoint_digest(a.reader.domain, r, cp.model_root, cp.parent_root, cp.uri)
         assert w.digest(r) == bridge.contract.call("checkpoint_digest", w.network_id, r, cp.model_root,
-                                                   cp.parent_root)
+                                                   cp.parent_root, cp.uri)
         published = {s.signer: s.signature for s in a.reader.checkpoint_signatures(r)}
         assert published == {acct.address: w.sign(acct, r) for acct in a.accounts}
 
@@ -670,3 +737,384 @@ def test_no_forged_replayed_redomained_underthreshold_duplicate_or_altered_check
     assert refusal_by_call(w, genuine_target) is None
     second, _ = relay_checkpoint(a.reader, TARGET, w.relayer)
     assert second == 2 and bridge.import_record(2).model_root == w.checkpoints[TARGET].model_root
+
+
+# === validator-set rotations ===================================================================
+ROTATIONS_PER_FAMILY = 60
+ROTATION_TX_PER_FAMILY = 10
+NOT_NEXT = "nonce is not the next one"
+LENGTHS_DIFFER = "validators and stakes differ in length"
+EMPTY_SET = "empty validator set"
+EMPTY_ADDRESS = "empty validator address"
+ZERO_STAKE = "validator stake must be positive"
+DUPLICATE = "duplicate validator"
+TOO_HEAVY = "total stake exceeds max_value(uint256) / 3"
+MAX_TOTAL_STAKE = (2**256 - 1) // 3
+ZERO_ADDRESS = "0x" + "00" * 20
+ROTATION_REASONS = {
+    "stale": {NOT_NEXT, NOT_MEMBER},
+    "replayed": {NOT_NEXT},
+    "under-threshold": {BELOW_TWO_THIRDS},
+    "forged": {NOT_MEMBER, BAD_LENGTH, HIGH_S, BAD_V, BAD_SIGNATURE},
+    "re-domained": {NOT_MEMBER},
+    "altered": {NOT_MEMBER, UNKNOWN_NETWORK, NOT_ASCENDING},
+    "malformed": {LENGTHS_DIFFER, EMPTY_SET, EMPTY_ADDRESS, ZERO_STAKE, DUPLICATE},
+    "overflow": {TOO_HEAVY},
+}
+ROTATION_KINDS = {
+    # signed by today's weight, but against the first set, or for a spent / skipped / far nonce
+    "stale": ("minority-presigned", "over-first-set", "spent-nonce", "skipped-nonce", "far-nonce"),
+    "replayed": ("exact", "reordered", "other-quorum"),
+    "under-threshold": ("below", "one-member"),
+    "forged": ("outsider-key", "bit-flip", "high-s", "truncated"),
+    "re-domained": ("b-domain", "third-network", "other-chain"),
+    "altered": ("stake", "validator", "dropped", "network-random", "network-third", "unsorted"),
+    "malformed": ("lengths", "empty", "zero-address", "zero-stake", "duplicate"),
+    "overflow": ("one-heavy", "two-halves", "just-past", "max"),
+}
+
+
+def raw_rotation_digest(separator: bytes, network_id: bytes, nonce: int, previous: bytes,
+                        validators, stakes) -> bytes:
+    struct_hash = keccak(encode(["bytes32", "bytes32", "uint256", "bytes32", "bytes32"],
+                                [VALIDATOR_SET_TYPEHASH, network_id, nonce, previous,
+                                 validators_hash(validators, stakes)]))
+    return typed_digest(separator, struct_hash)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    family: str
+    kind: str
+    network_id: bytes
+    validators: tuple[str, ...]
+    stakes: tuple[int, ...]
+    nonce: int
+    signatures: tuple[bytes, ...]
+
+    @property
+    def args(self) -> tuple:
+        return (self.network_id, list(self.validators), list(self.stakes), self.nonce, list(self.signatures))
+
+    @property
+    def label(self) -> str:
+        return f"{self.family}/{self.kind}"
+
+
+@dataclass
+class SetState:
+    """A remote network on B's bridge, as the model sees it."""
+
+    separator: bytes
+    stakes: dict[str, int]
+    nonce: int
+    hash: bytes
+
+
+def expected_rotation_refusal(states: dict[bytes, SetState], rot: Rotation) -> str | None:
+    """ModelBridge.update_validator_set modelled in Python."""
+    state = states.get(rot.network_id)
+    if state is None:
+        return UNKNOWN_NETWORK
+    if rot.nonce != state.nonce + 1:
+        return NOT_NEXT
+    digest = raw_rotation_digest(state.separator, rot.network_id, rot.nonce, state.hash, rot.validators, rot.stakes)
+    previous, signed = 0, 0
+    for sig in rot.signatures:
+        reason, signer = signature_refusal(digest, sig)
+        if reason:
+            return reason
+        if state.stakes.get(signer, 0) == 0:
+            return NOT_MEMBER
+        if int(signer, 16) <= previous:
+            return NOT_ASCENDING
+        previous, signed = int(signer, 16), signed + state.stakes[signer]
+    if 3 * signed < 2 * sum(state.stakes.values()):
+        return BELOW_TWO_THIRDS
+    if len(rot.validators) != len(rot.stakes):
+        return LENGTHS_DIFFER
+    if not rot.validators:
+        return EMPTY_SET
+    seen, total = set(), 0
+    for v, stake in zip(rot.validators, rot.stakes):
+        if v == ZERO_ADDRESS:
+            return EMPTY_ADDRESS
+        if stake == 0:
+            return ZERO_STAKE
+        if v in seen:
+            return DUPLICATE
+        if stake > MAX_TOTAL_STAKE - total:
+            return TOO_HEAVY
+        seen.add(v)
+        total += stake
+    return None
+
+
+class RotationFuzzer:
+    """Bad rotations of A's set on B's bridge, with A's set S1 (nonce 1) current."""
+
+    def __init__(self, w: World, states: dict[bytes, SetState], s1: list[Account], first: SetState,
+                 first_members: list[Account], presigned: list[Rotation], applied: Rotation, rng: random.Random):
+        self.w, self.states, self.s1, self.rng = w, states, s1, rng
+        self.first, self.first_members, self.first_hash = first, first_members, first.hash
+        self.presigned, self.applied = presigned, applied
+        self.fresh_keys = derive_accounts(SEED + 7, 12, label="fuzz-rotation")
+
+    @property
+    def state(self) -> SetState:
+        return self.states[self.w.network_id]
+
+    def make(self, family: str, kind: str) -> Rotation:
+        return getattr(self, "r_" + family.replace("-", "_"))(kind)
+
+    def new_set(self) -> tuple[list[str], list[int]]:
+        accounts = self.rng.sample(self.fresh_keys, self.rng.randint(1, 5))
+        return [a.address for a in accounts], [self.rng.randint(1, 10 * ETH) for _ in accounts]
+
+    def quorum(self) -> list[Account]:
+        order = self.rng.sample(self.s1, len(self.s1))
+        stakes, total, chosen = self.state.stakes, sum(self.state.stakes.values()), []
+        for member in order:
+            chosen.append(member)
+            if 3 * sum(stakes[m.address] for m in chosen) >= 2 * total:
+                break
+        return sorted(chosen, key=by_address)
+
+    def sign(self, signers, validators, stakes, nonce=None, previous=None, separator=None, network_id=None):
+        nonce = self.state.nonce + 1 if nonce is None else nonce
+        digest = raw_rotation_digest(separator or self.state.separator, network_id or self.w.network_id, nonce,
+                                     self.state.hash if previous is None else previous, validators, stakes)
+        return [m.sign_digest(digest) for m in signers]
+
+    def rotation(self, family, kind, validators, stakes, signatures, nonce=None, network_id=None) -> Rotation:
+        return Rotation(family, kind, network_id or self.w.network_id, tuple(validators), tuple(stakes),
+                        self.state.nonce + 1 if nonce is None else nonce, tuple(signatures))
+
+    # --- families --------------------------------------------------------------------------------
+    def r_stale(self, kind):
+        validators, stakes = self.new_set()
+        quorum, nonce = self.quorum(), self.state.nonce + 1
+        if kind == "minority-presigned":
+            return self.rng.choice(self.presigned)
+        if kind == "over-first-set":
+            return self.rotation("stale", kind, validators, stakes,
+                                 self.sign(quorum, validators, stakes, previous=self.first_hash))
+        nonce = {"spent-nonce": self.rng.choice((0, nonce - 1)), "skipped-nonce": nonce + 1,
+                 "far-nonce": self.rng.choice((nonce + 2 + self.rng.randrange(1000), 2**256 - 1))}[kind]
+        return self.rotation("stale", kind, validators, stakes, self.sign(quorum, validators, stakes, nonce=nonce),
+                             nonce=nonce)
+
+    def r_replayed(self, kind):
+        a = self.applied
+        if kind == "exact":
+            sigs = a.signatures
+        elif kind == "reordered":
+            sigs = a.signatures
+            while list(sigs) == list(a.signatures):
+                sigs = tuple(self.rng.sample(a.signatures, len(a.signatures)))
+        else:  # another quorum of the set that signed it, same message
+            first = self.first
+            sigs = [sign_with_nonce(m, raw_rotation_digest(first.separator, a.network_id, a.nonce, first.hash,
+                                                           a.validators, a.stakes), self.rng)
+                    for m in self.first_members]
+        return Rotation("replayed", kind, a.network_id, a.validators, a.stakes, a.nonce, tuple(sigs))
+
+    def r_under_threshold(self, kind):
+        validators, stakes = self.new_set()
+        if kind == "below":  # a random maximal set below 2/3 of S1 (possibly empty)
+            stake_of, total = self.state.stakes, sum(self.state.stakes.values())
+            signers = []
+            for m in self.rng.sample(self.s1, len(self.s1)):
+                if self.rng.random() < 0.8 and \
+                        3 * (sum(stake_of[s.address] for s in signers) + stake_of[m.address]) < 2 * total:
+                    signers.append(m)
+            signers = sorted(signers, key=by_address)
+        else:  # any one member of S1
+            signers = [self.rng.choice(self.s1)]
+        return self.rotation("under-threshold", kind, validators, stakes, self.sign(signers, validators, stakes))
+
+    def r_forged(self, kind):
+        validators, stakes = self.new_set()
+        quorum = self.quorum()
+        sigs = self.sign(quorum, validators, stakes)
+        i = self.rng.randrange(len(sigs))
+        if kind == "outsider-key":
+            outsider = self.rng.choice(self.w.outsiders + [m for m in self.first_members if m not in self.s1])
+            signers = sorted([m for k, m in enumerate(quorum) if k != i] + [outsider], key=by_address)
+            sigs = self.sign(signers, validators, stakes)
+        elif kind == "bit-flip":
+            sigs[i] = flip_bit(sigs[i], self.rng.randrange(65 * 8))
+        elif kind == "high-s":
+            sigs[i] = high_s_twin(sigs[i])
+        else:
+            sigs[i] = sigs[i][:self.rng.randrange(65)]
+        return self.rotation("forged", kind, validators, stakes, sigs)
+
+    def r_re_domained(self, kind):
+        validators, stakes = self.new_set()
+        w, a_id = self.w, self.w.network_id
+        chain_id, ledger = w.a.backend.chain_id, w.a.reader.address
+        if kind == "b-domain":
+            sep = domain_separator(chain_id, w.b.reader.address, w.b.reader.network_id)
+            return self.rotation("re-domained", kind, validators, stakes,
+                                 self.sign(self.quorum(), validators, stakes, separator=sep))
+        if kind == "third-network":  # signed for A, submitted for C (which still holds the first set)
+            signers = sorted(self.first_members, key=by_address)
+            sigs = self.sign(signers, validators, stakes, nonce=1, previous=self.first_hash,
+                             separator=self.first.separator)
+            return self.rotation("re-domained", kind, validators, stakes, sigs, nonce=1, network_id=w.third_id)
+        sep = domain_separator(self.rng.choice((chain_id + 1, 1, 31337)), ledger, a_id)
+        return self.rotation("re-domained", kind, validators, stakes,
+                             self.sign(self.quorum(), validators, stakes, separator=sep))
+
+    def r_altered(self, kind):
+        validators, stakes = self.new_set()
+        quorum = self.quorum()
+        sigs = self.sign(quorum, validators, stakes)
+        sent_v, sent_s, network_id = list(validators), list(stakes), None
+        i = self.rng.randrange(len(validators))
+        if kind == "stake":
+            sent_s[i] += self.rng.choice((1, -1 if sent_s[i] > 1 else 2, ETH))
+        elif kind == "validator":
+            sent_v[i] = self.rng.choice([a.address for a in self.fresh_keys if a.address not in validators])
+        elif kind == "dropped":  # a member dropped (or, from a one-member set, one added)
+            if len(validators) > 1:
+                sent_v, sent_s = validators[:i] + validators[i + 1:], stakes[:i] + stakes[i + 1:]
+            else:
+                extra = next(a.address for a in self.fresh_keys if a.address not in validators)
+                sent_v, sent_s = validators + [extra], stakes + [1]
+        elif kind == "network-random":
+            network_id = self.rng.randbytes(32)
+        elif kind == "network-third":
+            network_id = self.w.third_id
+            return self.rotation("altered", kind, validators, stakes, sigs, nonce=1, network_id=network_id)
+        else:  # signers out of ascending order (a quorum of S1 has >= 2 members)
+            ordered = list(sigs)
+            while sigs == ordered:
+                sigs = self.rng.sample(ordered, len(ordered))
+        return self.rotation("altered", kind, sent_v, sent_s, sigs, network_id=network_id)
+
+    def r_malformed(self, kind):
+        validators, stakes = self.new_set()
+        if kind == "lengths":
+            stakes = stakes + [1] if self.rng.random() < 0.5 or len(stakes) == 1 else stakes[:-1]
+        elif kind == "empty":
+            validators, stakes = [], []
+        elif kind == "zero-address":
+            validators[self.rng.randrange(len(validators))] = ZERO_ADDRESS
+        elif kind == "zero-stake":
+            stakes[self.rng.randrange(len(stakes))] = 0
+        else:
+            i = self.rng.randrange(len(validators))
+            validators, stakes = validators + [validators[i]], stakes + [self.rng.randint(1, ETH)]
+        return self.rotation("malformed", kind, validators, stakes, self.sign(self.quorum(), validators, stakes))
+
+    def r_overflow(self, kind):
+        validators, _ = self.new_set()
+        while len(validators) < 2:
+            validators, _ = self.new_set()
+        n = len(validators)
+        if kind == "one-heavy":
+            stakes = [1] * n
+            stakes[self.rng.randrange(n)] = MAX_TOTAL_STAKE - self.rng.randrange(n - 1)  # + (n - 1) ones
+        elif kind == "two-halves":
+            stakes = [MAX_TOTAL_STAKE // 2 + 1, MAX_TOTAL_STAKE // 2 + 1] + [1] * (n - 2)
+        elif kind == "just-past":
+            stakes = [MAX_TOTAL_STAKE // n] * n
+            stakes[-1] += MAX_TOTAL_STAKE % n + 1
+        else:
+            stakes = [2**256 - 1] + [1] * (n - 1)
+            self.rng.shuffle(stakes)
+        assert sum(stakes) > MAX_TOTAL_STAKE
+        return self.rotation("overflow", kind, validators, stakes, self.sign(self.quorum(), validators, stakes))
+
+
+def rotation_state(w: World) -> dict:
+    bridge = w.owner_bridge
+    keys = [m.address for m in w.members + w.outsiders]
+    return {
+        "networks": {n: bridge.network(n) for n in w.registered},
+        "member_stakes": {(n, k): bridge.member_stake(n, k) for n in w.registered for k in keys},
+        "events": len(bridge.events("ValidatorSetUpdated")),
+        "storage_root": storage_root(w.b.backend, bridge.address),
+    }
+
+
+def test_no_stale_replayed_underthreshold_forged_altered_malformed_or_overflowing_rotation_is_accepted(world):
+    w, bridge = world, world.owner_bridge
+    snapshot = w.b.backend.snapshot()
+    try:
+        rng = random.Random(SEED + 2)
+        a_id = w.network_id
+        first = SetState(w.separator, dict(w.registered[a_id].stakes), 0,
+                         validators_hash(list(w.registered[a_id].stakes), list(w.registered[a_id].stakes.values())))
+        third = SetState(w.registered[w.third_id].separator, dict(first.stakes), 0, first.hash)
+        assert bridge.network(a_id).validators_hash == first.hash and bridge.network(a_id).nonce == 0
+        states = {a_id: first, w.third_id: third}
+
+        # a minority of the first set (below 2/3) signs rotations to a set of its own: refused
+        stakes0, total0 = first.stakes, sum(first.stakes.values())
+        minority = []
+        for m in sorted(w.members, key=lambda m: -stakes0[m.address]):
+            if 3 * (sum(stakes0[x.address] for x in minority) + stakes0[m.address]) < 2 * total0:
+                minority.append(m)
+        minority = sorted(minority, key=by_address)
+        assert len(minority) >= 2
+        own = derive_accounts(SEED + 8, 2, label="fuzz-minority-own")
+        own_v, own_s = [a.address for a in own], [1, 1]
+        presigned = [
+            Rotation("stale", "minority-presigned", a_id, tuple(own_v), tuple(own_s), nonce,
+                     tuple(m.sign_digest(raw_rotation_digest(first.separator, a_id, nonce, first.hash, own_v, own_s))
+                           for m in minority))
+            for nonce in (1, 2, 3)
+        ]
+        assert expected_rotation_refusal(states, presigned[0]) == BELOW_TWO_THIRDS
+        assert refusal_by_call(w, presigned[0], "update_validator_set") == BELOW_TWO_THIRDS
+
+        # the genuine rotation 1: S1 = that minority, now holding all the weight
+        s1 = minority
+        s1_v, s1_s = [m.address for m in s1], [stakes0[m.address] for m in s1]
+        quorum0 = sorted(w.members, key=by_address)
+        applied = Rotation("genuine", "rotation-1", a_id, tuple(s1_v), tuple(s1_s), 1,
+                           tuple(m.sign_digest(raw_rotation_digest(first.separator, a_id, 1, first.hash, s1_v, s1_s))
+                                 for m in quorum0))
+        assert expected_rotation_refusal(states, applied) is None
+        bridge.update_validator_set(*applied.args)
+        states[a_id] = SetState(first.separator, dict(zip(s1_v, s1_s)), 1, validators_hash(s1_v, s1_s))
+        assert bridge.network(a_id).validators_hash == states[a_id].hash and bridge.network(a_id).nonce == 1
+
+        fuzzer = RotationFuzzer(w, states, s1, first, quorum0, presigned, applied, rng)
+        before = rotation_state(w)
+        rots = [fuzzer.make(family, kinds[i % len(kinds)])
+                for family, kinds in ROTATION_KINDS.items() for i in range(ROTATIONS_PER_FAMILY)]
+        assert len(rots) >= 400 and {r.kind for r in rots} >= {k for ks in ROTATION_KINDS.values() for k in ks}
+        as_tx = {id(r) for f in ROTATION_KINDS
+                 for r in rng.sample([r for r in rots if r.family == f], ROTATION_TX_PER_FAMILY)}
+        accepted, wrong, counts = [], [], Counter()
+        for n, rot in enumerate(rots):
+            predicted = expected_rotation_refusal(states, rot)
+            assert predicted in ROTATION_REASONS[rot.family], (rot.label, predicted)
+            paths = [refusal_by_call] + ([refusal_by_transaction] if id(rot) in as_tx else [])
+            for submit in paths:
+                reason = submit(w, rot, "update_validator_set")
+                if reason is None:
+                    accepted.append((n, rot.label))
+                elif reason != predicted:
+                    wrong.append((n, rot.label, reason, predicted))
+                else:
+                    counts[(rot.family, reason)] += 1
+        print(f"\nrotation fuzz: {len(rots)} rotations, {len(as_tx)} also as transactions")
+        for family in ROTATION_KINDS:
+            print(f"  {family:16s} {dict((r, c) for (f, r), c in counts.items() if f == family)}")
+        assert not accepted, f"{len(accepted)} bad rotations accepted: {accepted[:10]}"
+        assert not wrong, f"{len(wrong)} refused for another reason: {wrong[:10]}"
+        assert rotation_state(w) == before
+
+        # the stale minority rotation (nonce 2 is next now) is refused; signed over S1 it is a real rotation
+        assert refusal_by_call(w, presigned[1], "update_validator_set") == NOT_MEMBER
+        honest = fuzzer.rotation("genuine", "rotation-2", own_v, own_s, fuzzer.sign(s1, own_v, own_s))
+        assert expected_rotation_refusal(states, honest) is None
+        bridge.update_validator_set(*honest.args)
+        assert bridge.network(a_id).nonce == 2 and bridge.network(a_id).validators_hash == validators_hash(own_v, own_s)
+    finally:
+        w.b.backend.revert(snapshot)

@@ -1,5 +1,9 @@
 """ModelBridge: checkpoint import from network A into B, every refusal, validator-set rotation.
 
+The signed Checkpoint covers the uri (a relayer cannot pick where B fetches the
+bytes); a remote set's total stake is bounded by max/3 (the 2/3 check cannot
+overflow); a rotation is bound to the set it replaces and to the next nonce.
+
 On the embedded backend A and B are two EVMs with the *same* chain id (and, as
 they are deployed alike, the same ledger address): only the network-id salt
 tells their EIP-712 domains apart. On anvil they are two nodes.
@@ -10,13 +14,16 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from ledger_support import TEST_PARAMS, build_net
+from ledger_support import TEST_PARAMS, build_net, transact_raw_strings
 from poft.ledger import BridgeClient, ContractRevert, Phase, relay_checkpoint, trust_network
 from poft.ledger.accounts import SECP256K1_N, derive_accounts
-from poft.ledger.eip712 import Domain, checkpoint_digest, sign_checkpoint, sign_validator_set
+from poft.ledger.eip712 import Domain, checkpoint_digest, sign_checkpoint, sign_validator_set, validators_hash
 from poft.ledger.types import Signature
 
 ROOT = b"\x42" * 32
+MAX_UINT = 2**256 - 1
+MAX_TOTAL_STAKE = MAX_UINT // 3  # ModelBridge.MAX_TOTAL_STAKE
+BOGUS_URI = "sha256:" + "66" * 32  # a genuine-looking location the signers never signed
 
 
 class Pair:
@@ -43,15 +50,32 @@ class Pair:
     def network_id(self) -> bytes:
         return self.a.reader.network_id
 
-    def sign_all(self, domain: Domain, round: int, root: bytes, parent: bytes) -> list[Signature]:
-        digest = checkpoint_digest(domain, round, root, parent)
+    def sign_all(self, domain: Domain, round: int, root: bytes, parent: bytes,
+                 uri: str | bytes | None = None) -> list[Signature]:
+        digest = checkpoint_digest(domain, round, root, parent, self.cp.uri if uri is None else uri)
         return sorted((Signature(a, acct.sign_digest(digest)) for a, acct in self.member_accounts.items()),
                       key=lambda s: int(s.signer, 16))
 
-    def import_(self, signatures, round=None, root=None, parent=None, network_id=None) -> int:
-        return self.bridge.import_checkpoint(
+    def import_(self, signatures, round=None, root=None, parent=None, network_id=None, uri=None,
+                bridge=None) -> int:
+        return (bridge or self.bridge).import_checkpoint(
             network_id or self.network_id, self.round if round is None else round,
-            root or self.cp.model_root, parent or self.cp.parent_root, signatures, self.cp.uri)
+            root or self.cp.model_root, parent or self.cp.parent_root, signatures,
+            self.cp.uri if uri is None else uri)
+
+    def stranger(self) -> BridgeClient:
+        """B's bridge as a funded third party: anyone can relay."""
+        return BridgeClient(self.b.backend, self.bridge.address, self.b.accounts[0])
+
+    def rotation_sigs(self, signers, nonce, validators, stakes, previous=None) -> list[Signature]:
+        """ValidatorSetUpdate signatures; `previous` defaults to the bridge's current set hash."""
+        domain = self.bridge.remote_domain(self.network_id)
+        previous = self.bridge.network(self.network_id).validators_hash if previous is None else previous
+        return [Signature(a.address, sign_validator_set(a, domain, nonce, previous, validators, stakes))
+                for a in signers]
+
+    def old_members(self):
+        return sorted(self.member_accounts.values(), key=lambda a: int(a.address, 16))
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +120,8 @@ def test_unknown_network_reverts(pair):
 
 def test_forged_signature_reverts(pair):
     outsider = derive_accounts(999, 1)[0]
-    digest = checkpoint_digest(pair.a.reader.domain, pair.round, pair.cp.model_root, pair.cp.parent_root)
+    digest = checkpoint_digest(pair.a.reader.domain, pair.round, pair.cp.model_root, pair.cp.parent_root,
+                               pair.cp.uri)
     forged = pair.member_sigs[1:] + [Signature(outsider.address, outsider.sign_digest(digest))]
     with reverts("signer not in validator set"):
         pair.import_(forged)
@@ -148,10 +173,10 @@ def test_duplicate_and_unsorted_signers_revert(pair):
         pair.import_(list(reversed(sigs)))
 
 
-@pytest.mark.parametrize("field", ["root", "parent", "round"])
+@pytest.mark.parametrize("field", ["root", "parent", "round", "uri"])
 def test_altered_checkpoint_reverts(pair, field):
     altered = {"root": {"root": b"\x13" * 32}, "parent": {"parent": b"\x14" * 32},
-               "round": {"round": pair.round + 1}}[field]
+               "round": {"round": pair.round + 1}, "uri": {"uri": BOGUS_URI}}[field]
     with reverts("signer not in validator set"):
         pair.import_(pair.member_sigs, **altered)
 
@@ -171,25 +196,29 @@ def test_validator_set_rotation(pair):
     new_set = derive_accounts(777, 3)
     new_validators = [a.address for a in new_set]
     new_stakes = [5, 5, 5]
-    old = sorted(pair.member_accounts.values(), key=lambda a: int(a.address, 16))
+    old = pair.old_members()
+    registered_hash = validators_hash([m for m, _ in pair.members], [s for _, s in pair.members])
+    assert pair.bridge.network(pair.network_id).validators_hash == registered_hash
 
     def update_sigs(signers, nonce):
-        return [Signature(a.address, sign_validator_set(a, domain, nonce, new_validators, new_stakes))
-                for a in signers]
+        return pair.rotation_sigs(signers, nonce, new_validators, new_stakes)
 
     with reverts("below 2/3 of stake"):
         pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, 1, update_sigs(old[:4], 1))
     with reverts("signer not in validator set"):  # signed for another nonce
         pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, 1, update_sigs(old, 2))
     pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, 1, update_sigs(old[:5], 1))
-    assert pair.bridge.network(pair.network_id).nonce == 1
+    net = pair.bridge.network(pair.network_id)
+    assert net.nonce == 1 and net.validators_hash == validators_hash(new_validators, new_stakes)
+    updated = pair.bridge.events("ValidatorSetUpdated")[-1]
+    assert (updated["nonce"], updated["previous_validators_hash"]) == (1, registered_hash)
     assert pair.bridge.member_stake(pair.network_id, old[0].address) == 0
-    with reverts("nonce must increase"):
+    with reverts("nonce is not the next one"):
         pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, 1, update_sigs(new_set, 1))
 
     with reverts("signer not in validator set"):  # the old set no longer counts
         pair.import_(pair.member_sigs)
-    digest = checkpoint_digest(domain, pair.round, pair.cp.model_root, pair.cp.parent_root)
+    digest = checkpoint_digest(domain, pair.round, pair.cp.model_root, pair.cp.parent_root, pair.cp.uri)
     new_sigs = [Signature(a.address, a.sign_digest(digest)) for a in new_set]
     import_id = pair.import_(new_sigs)
     assert pair.bridge.import_record(import_id).total_stake == 15
@@ -226,16 +255,167 @@ def test_signature_helpers_agree_with_eth_account(pair):
                              {"name": "verifyingContract", "type": "address"},
                              {"name": "salt", "type": "bytes32"}],
             "Checkpoint": [{"name": "networkId", "type": "bytes32"}, {"name": "round", "type": "uint256"},
-                           {"name": "modelRoot", "type": "bytes32"}, {"name": "parentRoot", "type": "bytes32"}],
+                           {"name": "modelRoot", "type": "bytes32"}, {"name": "parentRoot", "type": "bytes32"},
+                           {"name": "uri", "type": "string"}],
         },
         "primaryType": "Checkpoint",
         "domain": {"name": "poft", "version": "1", "chainId": domain.chain_id,
                    "verifyingContract": domain.ledger, "salt": domain.network_id},
         "message": {"networkId": domain.network_id, "round": pair.round,
-                    "modelRoot": pair.cp.model_root, "parentRoot": pair.cp.parent_root},
+                    "modelRoot": pair.cp.model_root, "parentRoot": pair.cp.parent_root, "uri": pair.cp.uri},
     }
     reference = EthAccount.sign_message(encode_typed_data(full_message=typed), account.private_key)
-    ours = sign_checkpoint(account, domain, pair.round, pair.cp.model_root, pair.cp.parent_root)
+    ours = sign_checkpoint(account, domain, pair.round, pair.cp.model_root, pair.cp.parent_root, pair.cp.uri)
     assert ours == bytes(reference.signature)
-    assert pair.a.reader.call("checkpoint_digest", pair.round, pair.cp.model_root, pair.cp.parent_root) == \
-        checkpoint_digest(domain, pair.round, pair.cp.model_root, pair.cp.parent_root)
+    args = (pair.round, pair.cp.model_root, pair.cp.parent_root, pair.cp.uri)
+    assert pair.a.reader.call("checkpoint_digest", *args) == checkpoint_digest(domain, *args) == \
+        pair.bridge.contract.call("checkpoint_digest", pair.network_id, *args)
+
+    previous, validators, stakes = b"\x07" * 32, [account.address], [3]
+    typed_update = {
+        "types": {
+            "EIP712Domain": typed["types"]["EIP712Domain"],
+            "ValidatorSetUpdate": [{"name": "networkId", "type": "bytes32"}, {"name": "nonce", "type": "uint256"},
+                                   {"name": "previousValidatorsHash", "type": "bytes32"},
+                                   {"name": "validatorsHash", "type": "bytes32"}],
+        },
+        "primaryType": "ValidatorSetUpdate",
+        "domain": typed["domain"],
+        "message": {"networkId": domain.network_id, "nonce": 4, "previousValidatorsHash": previous,
+                    "validatorsHash": validators_hash(validators, stakes)},
+    }
+    reference = EthAccount.sign_message(encode_typed_data(full_message=typed_update), account.private_key)
+    assert sign_validator_set(account, domain, 4, previous, validators, stakes) == bytes(reference.signature)
+
+
+# --- the uri is signed: a relayer cannot choose it ---------------------------------------------
+
+def test_a_relayer_cannot_import_a_genuine_checkpoint_under_its_own_uri(pair):
+    """Anyone holding the public signatures tries to import the round first with a uri of its choice:
+    refused, and the honest relay still imports the round with the signed uri."""
+    stranger = pair.stranger()
+    for uri in (BOGUS_URI, "", pair.cp.uri + " ", "https://attacker.example/" + pair.cp.uri):
+        with reverts("signer not in validator set"):
+            pair.import_(pair.member_sigs, uri=uri, bridge=stranger)
+    assert pair.bridge.imported_id(pair.network_id, pair.round) == 0
+    import_id, _ = relay_checkpoint(pair.a.reader, pair.round, pair.bridge)
+    assert pair.bridge.import_record(import_id).uri == pair.cp.uri
+
+
+def test_a_uri_that_is_not_utf8_never_breaks_a_read(pair):
+    """A checkpoint signed with a uri of arbitrary bytes imports (the signers vouched for it) and every
+    read of it, on the bridge and as a candidate on B's ledger, works (undecodable bytes as U+FFFD)."""
+    raw_uri = b"sha256:\xff\xfe" + bytes(range(0x80, 0x90))
+    sigs = pair.sign_all(pair.a.reader.domain, pair.round, pair.cp.model_root, pair.cp.parent_root, raw_uri)
+    with reverts("signer not in validator set"):  # the signatures cover those bytes, not another uri
+        pair.import_(sigs)
+    result = transact_raw_strings(pair.bridge.contract, pair.bridge.account, "import_checkpoint",
+                                  pair.network_id, pair.round, pair.cp.model_root, pair.cp.parent_root,
+                                  [s.signature for s in sigs], raw_uri)
+    import_id = result.event("CheckpointImported")["import_id"]
+    shown = raw_uri.decode("utf-8", errors="replace")
+    assert "\ufffd" in shown
+    assert pair.bridge.import_record(import_id).uri == shown
+    assert [r.uri for r in pair.bridge.imports()] == [shown]
+    assert pair.bridge.events("CheckpointImported")[0]["uri"] == shown
+    b = pair.b
+    r, _ = b.open()
+    index = b.reader.submit_import(r, import_id)
+    assert b.reader.candidates(r)[index].uri == shown
+
+
+# --- total stake bounded by max/3 --------------------------------------------------------------
+
+@pytest.mark.parametrize("stakes", [[MAX_TOTAL_STAKE, 1], [MAX_TOTAL_STAKE // 2 + 1] * 2, [2**255, 2**255],
+                                    [MAX_UINT, 1], [1, MAX_UINT]])
+def test_registration_refuses_a_set_whose_stake_passes_a_third_of_max(pair, stakes):
+    validators = [m for m, _ in pair.members][:len(stakes)]
+    with reverts("total stake exceeds max_value"):
+        pair.bridge.register_network(keccak(b"heavy"), pair.a.backend.chain_id, pair.a.reader.address,
+                                     validators, stakes)
+    assert pair.bridge.network(keccak(b"heavy")) is None
+
+
+def test_a_set_of_exactly_a_third_of_max_registers_and_imports(pair):
+    """The bound is inclusive: total = max // 3 keeps 3 * total in range, imports work."""
+    heavy_id = keccak(b"heavy")
+    members = pair.old_members()
+    stakes = [MAX_TOTAL_STAKE - (len(members) - 1)] + [1] * (len(members) - 1)
+    pair.bridge.register_network(heavy_id, pair.a.backend.chain_id, pair.a.reader.address,
+                                 [m.address for m in members], stakes)
+    assert pair.bridge.network(heavy_id).total_stake == MAX_TOTAL_STAKE
+    domain = Domain(pair.a.backend.chain_id, pair.a.reader.address, heavy_id)
+    with reverts("below 2/3 of stake"):  # every member but the heavy one
+        pair.import_([s for s in pair.sign_all(domain, pair.round, pair.cp.model_root, pair.cp.parent_root)
+                      if s.signer != members[0].address], network_id=heavy_id)
+    import_id = pair.import_(pair.sign_all(domain, pair.round, pair.cp.model_root, pair.cp.parent_root),
+                             network_id=heavy_id)
+    assert pair.bridge.import_record(import_id).signer_stake == MAX_TOTAL_STAKE
+
+
+def test_rotation_refuses_a_set_whose_stake_passes_a_third_of_max(pair):
+    old = pair.old_members()
+    heavy = derive_accounts(778, 2)
+    validators = [a.address for a in heavy]
+    for stakes in ([MAX_TOTAL_STAKE, 1], [2**255, 2**255]):
+        with reverts("total stake exceeds max_value"):
+            pair.bridge.update_validator_set(pair.network_id, validators, stakes, 1,
+                                             pair.rotation_sigs(old[:5], 1, validators, stakes))
+    assert pair.bridge.network(pair.network_id).nonce == 0
+    stakes = [MAX_TOTAL_STAKE - 1, 1]  # the bound itself is fine, and the new set imports
+    pair.bridge.update_validator_set(pair.network_id, validators, stakes, 1,
+                                     pair.rotation_sigs(old[:5], 1, validators, stakes))
+    digest = checkpoint_digest(pair.a.reader.domain, pair.round, pair.cp.model_root, pair.cp.parent_root,
+                               pair.cp.uri)
+    sigs = sorted((Signature(a.address, a.sign_digest(digest)) for a in heavy), key=lambda s: int(s.signer, 16))
+    import_id = pair.import_(sigs)
+    assert pair.bridge.import_record(import_id).total_stake == MAX_TOTAL_STAKE
+
+
+# --- a rotation is bound to the set it replaces and to the next nonce --------------------------
+
+def test_a_stale_rotation_is_refused_after_its_signers_gained_weight(pair):
+    """4 of 7 equal members sign a rotation to their own set X: below 2/3, refused. After a genuine
+    rotation gives those 4 all the weight, the stale rotation (signed over the first set) stays refused."""
+    old = pair.old_members()
+    cabal = old[:4]
+    x_validators, x_stakes = [a.address for a in derive_accounts(779, 2)], [1, 1]
+    s0 = pair.bridge.network(pair.network_id).validators_hash
+    stale = {nonce: pair.rotation_sigs(cabal, nonce, x_validators, x_stakes) for nonce in (1, 2)}
+    with reverts("below 2/3 of stake"):
+        pair.bridge.update_validator_set(pair.network_id, x_validators, x_stakes, 1, stale[1])
+    with reverts("nonce is not the next one"):  # the bridge is at nonce 0
+        pair.bridge.update_validator_set(pair.network_id, x_validators, x_stakes, 2, stale[2])
+
+    s1_validators, s1_stakes = [a.address for a in cabal], [5, 5, 5, 5]
+    pair.bridge.update_validator_set(pair.network_id, s1_validators, s1_stakes, 1,
+                                     pair.rotation_sigs(old[2:], 1, s1_validators, s1_stakes))
+    assert pair.bridge.network(pair.network_id).validators_hash == validators_hash(s1_validators, s1_stakes) != s0
+    with reverts("nonce is not the next one"):  # signed for nonce 1, now spent
+        pair.bridge.update_validator_set(pair.network_id, x_validators, x_stakes, 1, stale[1])
+    with reverts("signer not in validator set"):  # nonce 2 is next, but it was signed over the first set
+        pair.bridge.update_validator_set(pair.network_id, x_validators, x_stakes, 2, stale[2])
+    assert pair.bridge.network(pair.network_id).nonce == 1
+    for a in cabal:
+        assert pair.bridge.member_stake(pair.network_id, a.address) == 5
+    # the same cabal signing over the set it now is replaces it: that is a legitimate rotation
+    pair.bridge.update_validator_set(pair.network_id, x_validators, x_stakes, 2,
+                                     pair.rotation_sigs(cabal, 2, x_validators, x_stakes))
+    assert pair.bridge.network(pair.network_id).validators_hash == validators_hash(x_validators, x_stakes)
+
+
+def test_a_rotation_must_carry_the_next_nonce_and_the_current_set(pair):
+    old = pair.old_members()
+    new_validators, new_stakes = [a.address for a in derive_accounts(780, 3)], [1, 2, 3]
+    for nonce in (0, 2, 7, 2**256 - 1):
+        with reverts("nonce is not the next one"):
+            pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, nonce,
+                                             pair.rotation_sigs(old, nonce, new_validators, new_stakes))
+    for previous in (b"\0" * 32, validators_hash(new_validators, new_stakes), keccak(b"another set")):
+        with reverts("signer not in validator set"):
+            pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, 1,
+                                             pair.rotation_sigs(old, 1, new_validators, new_stakes, previous))
+    sigs = pair.rotation_sigs(old, 1, new_validators, new_stakes)
+    pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, 1, sigs)
+    with reverts("nonce is not the next one"):  # replayed as is
+        pair.bridge.update_validator_set(pair.network_id, new_validators, new_stakes, 1, sigs)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ledger_support import ETH, FP, GENESIS_ROOT, TEST_PARAMS
+from ledger_support import ETH, FP, GENESIS_ROOT, TEST_PARAMS, transact_raw_strings
 from poft.ledger import ContractRevert, NetworkParams, Phase, deploy_network
 from poft.ledger.client import LedgerClient
 from poft.ledger.fixed import LOSS_NONFINITE
@@ -61,6 +61,18 @@ def test_one_submission_per_worker(net):
     assert worker.submit_update(r, b"\x01" * 32, FP, "sha256:1") == 0
     with net.reverts("already submitted this round"):
         worker.submit_update(r, b"\x02" * 32, FP, "sha256:2")
+
+
+def test_a_uri_that_is_not_utf8_never_breaks_a_read(net):
+    """Any worker can store a uri of arbitrary bytes; reading the round's candidates must still work."""
+    r, _ = net.open()
+    workers = net.workers()
+    transact_raw_strings(workers[0].contract, workers[0].account, "submit_update", r, b"\x01" * 32, FP,
+                         b"sha256:\xff\xfe\xc3(")
+    workers[1].submit_update(r, b"\x02" * 32, FP, "sha256:2")
+    first, second = net.reader.candidates(r)
+    assert first.uri == "sha256:\ufffd\ufffd\ufffd(" and second.uri == "sha256:2"
+    assert net.reader.events("UpdateSubmitted", round=r)[0]["uri"] == first.uri
 
 
 def test_fingerprint_must_match_the_global_model(net):
@@ -187,7 +199,9 @@ def test_attest_signature_checks(net):
     v0, v1 = (net.client(v) for v in committee.validators[:2])
     with net.reverts("signature is not the sender's over this checkpoint"):
         v0.attest(r, model_root=b"\x13" * 32)  # signed a different root
-    someone_elses = v1.checkpoint_signature(r, ROOT, GENESIS_ROOT)
+    with net.reverts("signature is not the sender's over this checkpoint"):
+        v0.attest(r, uri="sha256:elsewhere")  # signed another location of the proposal
+    someone_elses = v1.checkpoint_signature(r, ROOT, GENESIS_ROOT, "sha256:agg")
     with net.reverts("signature is not the sender's over this checkpoint"):
         v0.attest_with_signature(r, someone_elses)
     with net.reverts("bad signature: length is not 65 bytes"):

@@ -157,12 +157,15 @@ def test_sign_checkpoint_for_export(net):
         signer.sign_checkpoint(r)
     other = next(c for a, c in net.clients.items()
                  if a != signer.account.address and a not in committee.validators[:2])
-    forged = signer.checkpoint_signature(r, cp.model_root, cp.parent_root)
+    forged = signer.checkpoint_signature(r, cp.model_root, cp.parent_root, cp.uri)
     with net.reverts("signature is not the sender's over this checkpoint"):
         other.sign_checkpoint_with_signature(r, forged)
-    wrong_parent = other.checkpoint_signature(r, cp.model_root, b"\x01" * 32)
+    wrong_parent = other.checkpoint_signature(r, cp.model_root, b"\x01" * 32, cp.uri)
     with net.reverts("signature is not the sender's over this checkpoint"):
         other.sign_checkpoint_with_signature(r, wrong_parent)
+    wrong_uri = other.checkpoint_signature(r, cp.model_root, cp.parent_root, "sha256:" + "ab" * 32)
+    with net.reverts("signature is not the sender's over this checkpoint"):
+        other.sign_checkpoint_with_signature(r, wrong_uri)
     signatures = net.reader.checkpoint_signatures(r)
     assert {s.signer for s in signatures} == {signer.account.address, *committee.validators[:2]}
     assert net.reader.events("CheckpointSigned", round=r)[0]["signature"] == signatures[0].signature

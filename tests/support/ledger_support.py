@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+from eth_abi import encode
 
 from poft.ledger import (
     AnvilNode,
@@ -21,6 +22,7 @@ from poft.ledger import (
 from poft.ledger.accounts import Account
 from poft.ledger.backends import LedgerBackend
 from poft.ledger.bridge_client import BridgeClient
+from poft.ledger.contract import BoundContract, TxResult
 from poft.ledger.types import Committee, Deployment
 
 ETH = 10**18
@@ -151,6 +153,22 @@ TEST_PARAMS = NetworkParams(
 # one non-worker staker. Equal eligible stakes keep 2/3 thresholds exact.
 TEST_STAKES = [2 * ETH] * 6 + [ETH // 2, 2 * ETH]
 TEST_WORKERS = [True] * 7 + [False]
+
+
+def transact_raw_strings(contract: BoundContract, account: Account, method: str, *args) -> TxResult:
+    """Send `method(*args)` with its `string` arguments given as raw bytes, ABI-encoded alike:
+    what any caller can send, UTF-8 or not (the client's own encoder only takes str)."""
+    fn = contract.interface.function(method)
+    data = fn.selector + encode([t.replace("string", "bytes") for t in fn.inputs], list(args))
+    gas = min(contract.backend.block_gas_limit, 5_000_000)
+    receipt = contract.backend.send_transaction(account, contract.address, data, gas=gas)
+    contract.backend.gas_report.record(method if receipt.status == 1 else f"{method} (reverted)",
+                                       receipt.gas_used)
+    if receipt.status != 1:
+        raise ContractRevert(receipt.revert_reason or "reverted", method=method, contract=contract.name,
+                             tx_hash="0x" + receipt.tx_hash.hex())
+    return TxResult("0x" + receipt.tx_hash.hex(), receipt.block_number, receipt.gas_used,
+                    contract.decode_receipt(receipt))
 
 
 def build_net(backend: LedgerBackend, params: NetworkParams = TEST_PARAMS,

@@ -115,7 +115,7 @@ class LineageVerifier:
     def check_attestations(self, client, round_id, cp, depth) -> None:
         committee = client.committee(round_id)
         stakes = dict(zip(committee.validators, committee.stakes))
-        digest = checkpoint_digest(client.domain, round_id, cp.model_root, cp.parent_root)
+        digest = checkpoint_digest(client.domain, round_id, cp.model_root, cp.parent_root, cp.uri)
         signed = 0
         for att in client.attestations(round_id):
             if recover(digest, att.signature) != att.signer or att.signer not in stakes:

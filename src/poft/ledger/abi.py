@@ -2,6 +2,10 @@
 
 It replaces web3's contract objects on the hot path (they re-resolve the ABI on
 every call); selectors, type strings and topics are computed once per contract.
+
+A `string` is decoded with errors="replace": a contract stores whatever bytes a
+caller sent (not necessarily UTF-8), and one such string must not make every
+read of a record, a view or an event log that holds it raise.
 """
 
 from __future__ import annotations
@@ -9,8 +13,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from eth_abi import decode, encode
+from eth_abi import encode
+from eth_abi.codec import ABICodec
+from eth_abi.decoding import StringDecoder
+from eth_abi.encoding import TextStringEncoder
+from eth_abi.registry import registry as _default_registry
 from eth_utils import keccak, to_checksum_address
+
+
+class _LenientStringDecoder(StringDecoder):
+    """ABI `string` whose bytes need not be UTF-8: undecodable bytes become U+FFFD."""
+
+    def __init__(self):
+        super().__init__(handle_string_errors="replace")
+
+    @classmethod
+    def from_type_str(cls, abi_type, registry):
+        return cls()
+
+
+_registry = _default_registry.copy()
+_registry.unregister("string")
+_registry.register("string", TextStringEncoder, _LenientStringDecoder, label="string")
+decode = ABICodec(_registry).decode
 
 
 def _type_string(param: dict) -> str:

@@ -52,7 +52,8 @@ class BridgeClient:
 
     def update_validator_set(self, network_id: bytes, validators: Sequence[str], stakes: Sequence[int],
                              nonce: int, signatures: Sequence[bytes | Signature]) -> TxResult:
-        """Rotate a remote set; `signatures` (ValidatorSetUpdate, remote domain) of the current set.
+        """Rotate a remote set; `signatures` (ValidatorSetUpdate, remote domain) of the current set,
+        over its hash (`network(id).validators_hash`) and `nonce`, which must be the next one.
 
         Signature objects are sorted by signer; raw bytes are sent in the order given."""
         return self._send("update_validator_set", network_id, list(validators), list(stakes), nonce,
@@ -60,7 +61,7 @@ class BridgeClient:
 
     def import_checkpoint(self, network_id: bytes, round: int, model_root: bytes, parent_root: bytes,
                           signatures: Sequence[bytes | Signature], uri: str) -> int:
-        """Import a remote final checkpoint; returns the import id.
+        """Import a remote final checkpoint; returns the import id. The signatures cover `uri`.
 
         Signature objects are sorted by signer; raw bytes are sent in the order given."""
         result = self._send("import_checkpoint", network_id, round, model_root, parent_root,
@@ -69,11 +70,11 @@ class BridgeClient:
 
     # === reads ===================================================================
     def network(self, network_id: bytes) -> RemoteNetwork | None:
-        registered, chain_id, ledger, domain, total, count, _epoch, nonce = self.contract.call(
+        registered, chain_id, ledger, domain, total, count, _epoch, nonce, set_hash = self.contract.call(
             "networks", network_id)
         if not registered:
             return None
-        return RemoteNetwork(network_id, chain_id, ledger, domain, total, count, nonce)
+        return RemoteNetwork(network_id, chain_id, ledger, domain, total, count, nonce, set_hash)
 
     def remote_domain(self, network_id: bytes) -> Domain:
         net = self.network(network_id)

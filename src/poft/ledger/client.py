@@ -129,22 +129,24 @@ class LedgerClient:
     def propose_with_hash(self, round: int, model_root: bytes, uri: str, weights_hash_: bytes) -> TxResult:
         return self._send("propose", round, model_root, uri, weights_hash_)
 
-    def checkpoint_signature(self, round: int, model_root: bytes, parent_root: bytes) -> bytes:
+    def checkpoint_signature(self, round: int, model_root: bytes, parent_root: bytes, uri: str | bytes) -> bytes:
         """This account's EIP-712 Checkpoint signature (nothing is sent)."""
         if self.account is None:
             raise LedgerError("signing needs an account: this LedgerClient is read-only")
-        return self.account.sign_digest(checkpoint_digest(self.domain, round, model_root, parent_root))
+        return self.account.sign_digest(checkpoint_digest(self.domain, round, model_root, parent_root, uri))
 
-    def attest(self, round: int, model_root: bytes | None = None) -> TxResult:
-        """Attest the round's proposal: signs Checkpoint(round, root, current global root).
+    def attest(self, round: int, model_root: bytes | None = None, uri: str | None = None) -> TxResult:
+        """Attest the round's proposal: signs Checkpoint(round, root, current global root, uri).
 
-        Pass the root you recomputed as `model_root`; it must equal the proposal's."""
-        if model_root is None:
+        Pass the root you recomputed as `model_root`; it must equal the proposal's, and `uri`
+        (by default the proposal's) must be the proposal's."""
+        if model_root is None or uri is None:
             proposal = self.proposal(round)
             if proposal is None:
                 raise LedgerError(f"round {round} has no proposal to attest")
-            model_root = proposal.model_root
-        signature = self.checkpoint_signature(round, model_root, self.global_model().root)
+            model_root = proposal.model_root if model_root is None else model_root
+            uri = proposal.uri if uri is None else uri
+        signature = self.checkpoint_signature(round, model_root, self.global_model().root, uri)
         return self.attest_with_signature(round, signature)
 
     def attest_with_signature(self, round: int, signature: bytes) -> TxResult:
@@ -167,7 +169,7 @@ class LedgerClient:
         if cp is None:
             raise LedgerError(f"round {round} is not final: nothing to sign")
         return self._send("sign_checkpoint", round,
-                          self.checkpoint_signature(round, cp.model_root, cp.parent_root))
+                          self.checkpoint_signature(round, cp.model_root, cp.parent_root, cp.uri))
 
     def sign_checkpoint_with_signature(self, round: int, signature: bytes) -> TxResult:
         return self._send("sign_checkpoint", round, signature)

@@ -4,6 +4,11 @@ Domain: EIP712Domain(string name,string version,uint256 chainId,address
 verifyingContract,bytes32 salt) with name "poft", version "1", the chain id,
 the network's FederatedLedger address and salt = the network id. The salt is
 what separates two embedded EVMs, which share a chain id.
+
+Checkpoint(bytes32 networkId,uint256 round,bytes32 modelRoot,bytes32 parentRoot,string uri)
+signs where the model's bytes are (the uri, hashed as EIP-712 hashes a string);
+ValidatorSetUpdate(bytes32 networkId,uint256 nonce,bytes32 previousValidatorsHash,
+bytes32 validatorsHash) signs the set it replaces as well as the new one.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract,bytes32 salt)"
 )
 CHECKPOINT_TYPEHASH = keccak(
-    b"Checkpoint(bytes32 networkId,uint256 round,bytes32 modelRoot,bytes32 parentRoot)"
+    b"Checkpoint(bytes32 networkId,uint256 round,bytes32 modelRoot,bytes32 parentRoot,string uri)"
 )
 VALIDATOR_SET_TYPEHASH = keccak(
-    b"ValidatorSetUpdate(bytes32 networkId,uint256 nonce,bytes32 validatorsHash)"
+    b"ValidatorSetUpdate(bytes32 networkId,uint256 nonce,bytes32 previousValidatorsHash,"
+    b"bytes32 validatorsHash)"
 )
 
 
@@ -56,13 +62,16 @@ def typed_digest(separator: bytes, struct_hash: bytes) -> bytes:
     return keccak(b"\x19\x01" + separator + struct_hash)
 
 
-def checkpoint_digest(domain: Domain, round: int, model_root: bytes, parent_root: bytes) -> bytes:
-    """Digest of Checkpoint(networkId, round, modelRoot, parentRoot) under `domain`."""
+def checkpoint_digest(domain: Domain, round: int, model_root: bytes, parent_root: bytes,
+                      uri: str | bytes) -> bytes:
+    """Digest of Checkpoint(networkId, round, modelRoot, parentRoot, uri) under `domain`.
+
+    `uri` as str (UTF-8) or as the raw bytes the contract holds."""
     struct_hash = keccak(
         encode(
-            ["bytes32", "bytes32", "uint256", "bytes32", "bytes32"],
+            ["bytes32", "bytes32", "uint256", "bytes32", "bytes32", "bytes32"],
             [CHECKPOINT_TYPEHASH, _bytes32(domain.network_id), round,
-             _bytes32(model_root), _bytes32(parent_root)],
+             _bytes32(model_root), _bytes32(parent_root), keccak(_uri_bytes(uri))],
         )
     )
     return typed_digest(domain.separator, struct_hash)
@@ -73,30 +82,40 @@ def validators_hash(validators: Sequence[str], stakes: Sequence[int]) -> bytes:
     return keccak(encode(["address[]", "uint256[]"], [list(validators), list(stakes)]))
 
 
-def validator_set_digest(domain: Domain, nonce: int, validators: Sequence[str], stakes: Sequence[int]) -> bytes:
-    """Digest of ValidatorSetUpdate(networkId, nonce, validatorsHash) under `domain`."""
+def validator_set_digest(domain: Domain, nonce: int, previous_validators_hash: bytes,
+                         validators: Sequence[str], stakes: Sequence[int]) -> bytes:
+    """Digest of ValidatorSetUpdate(networkId, nonce, previousValidatorsHash, validatorsHash)
+    under `domain`: replace the set hashing to `previous_validators_hash` (the bridge's current
+    one, `RemoteNetwork.validators_hash`) by (validators, stakes), as rotation number `nonce`."""
     struct_hash = keccak(
         encode(
-            ["bytes32", "bytes32", "uint256", "bytes32"],
+            ["bytes32", "bytes32", "uint256", "bytes32", "bytes32"],
             [VALIDATOR_SET_TYPEHASH, _bytes32(domain.network_id), nonce,
-             validators_hash(validators, stakes)],
+             _bytes32(previous_validators_hash), validators_hash(validators, stakes)],
         )
     )
     return typed_digest(domain.separator, struct_hash)
 
 
-def sign_checkpoint(account: Account, domain: Domain, round: int, model_root: bytes, parent_root: bytes) -> bytes:
-    return account.sign_digest(checkpoint_digest(domain, round, model_root, parent_root))
+def sign_checkpoint(account: Account, domain: Domain, round: int, model_root: bytes, parent_root: bytes,
+                    uri: str | bytes) -> bytes:
+    return account.sign_digest(checkpoint_digest(domain, round, model_root, parent_root, uri))
 
 
 def sign_validator_set(
-    account: Account, domain: Domain, nonce: int, validators: Sequence[str], stakes: Sequence[int]
+    account: Account, domain: Domain, nonce: int, previous_validators_hash: bytes,
+    validators: Sequence[str], stakes: Sequence[int],
 ) -> bytes:
-    return account.sign_digest(validator_set_digest(domain, nonce, validators, stakes))
+    return account.sign_digest(
+        validator_set_digest(domain, nonce, previous_validators_hash, validators, stakes))
 
 
 def recover(digest: bytes, signature: bytes) -> str:
     return recover_signer(digest, signature)
+
+
+def _uri_bytes(uri: str | bytes) -> bytes:
+    return uri.encode() if isinstance(uri, str) else bytes(uri)
 
 
 def _bytes32(value: bytes) -> bytes:

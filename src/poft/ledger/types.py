@@ -159,6 +159,7 @@ class RemoteNetwork:
     total_stake: int
     validator_count: int
     nonce: int
+    validators_hash: bytes  # of the current set: what the next rotation is signed over
 
 
 @dataclass(frozen=True)

@@ -656,15 +656,16 @@ def domain_separator() -> bytes32:
 
 @view
 @external
-def checkpoint_digest(round: uint256, model_root: bytes32, parent_root: bytes32) -> bytes32:
+def checkpoint_digest(round: uint256, model_root: bytes32, parent_root: bytes32, uri: String[MAX_URI]) -> bytes32:
     """
     @notice The EIP-712 digest validators and stakers sign.
     @param round The round number.
     @param model_root The checkpoint's model root.
     @param parent_root The global root the checkpoint follows.
-    @return The digest of Checkpoint(network_id, round, model_root, parent_root) in this domain.
+    @param uri Where the checkpoint's model blob is stored (signed, so no relayer can change it).
+    @return The digest of Checkpoint(network_id, round, model_root, parent_root, uri) in this domain.
     """
-    return signatures.checkpoint_digest(self._domain(), self.network_id, round, model_root, parent_root)
+    return signatures.checkpoint_digest(self._domain(), self.network_id, round, model_root, parent_root, uri)
 
 
 @internal
@@ -682,16 +683,16 @@ def _vote(round: uint256, kind: uint8) -> (uint256, uint256):
 @external
 def attest(round: uint256, signature: Bytes[65]):
     """
-    @notice Attest with an EIP-712 Checkpoint signature over (proposed root, current global root).
+    @notice Attest with an EIP-712 Checkpoint signature over (proposed root, current global root, proposed uri).
     @param round The current round.
     @param signature The caller's 65-byte r || s || v signature of checkpoint_digest.
     """
     attempt: uint256 = 0
     stake: uint256 = 0
     attempt, stake = self._vote(round, VOTE_ATTEST)
-    root: bytes32 = self.proposals[round][attempt].model_root
     digest: bytes32 = signatures.checkpoint_digest(
-        self._domain(), self.network_id, round, root, self.global_root
+        self._domain(), self.network_id, round, self.proposals[round][attempt].model_root, self.global_root,
+        self.proposals[round][attempt].uri
     )
     assert signatures.recover(digest, signature) == msg.sender, "signature is not the sender's over this checkpoint"
     self.attest_signers[round][attempt].append(msg.sender)
@@ -848,7 +849,7 @@ def sign_checkpoint(round: uint256, signature: Bytes[65]):
     assert staking.stake_of[msg.sender] > 0, "not a staker"
     assert not self.checkpoint_signed[round][msg.sender], "already signed this checkpoint"
     digest: bytes32 = signatures.checkpoint_digest(
-        self._domain(), self.network_id, round, cp.model_root, cp.parent_root
+        self._domain(), self.network_id, round, cp.model_root, cp.parent_root, cp.uri
     )
     assert signatures.recover(digest, signature) == msg.sender, "signature is not the sender's over this checkpoint"
     self.checkpoint_signed[round][msg.sender] = True

@@ -10,12 +10,20 @@
      MAX_VALIDATORS 256 members; import and update calls carry at most as many
      signatures. validatorsHash = keccak256(abi_encode(validators, stakes)) with
      types (address[], uint256[]).
+
+     The uri of an import is part of the signed Checkpoint: a relayer, trusted
+     for nothing, cannot import a genuine checkpoint under a location of its
+     choosing (and so cannot take the round from the honest relayer). A set's
+     total stake is at most MAX_TOTAL_STAKE = max_value(uint256) // 3, so the
+     2/3 check never overflows. A rotation is signed over the hash of the set
+     it replaces and must carry the next nonce exactly.
 """
 
 import signatures
 
 MAX_VALIDATORS: constant(uint256) = 256
-MAX_URI: constant(uint256) = 256
+MAX_URI: constant(uint256) = signatures.MAX_URI
+MAX_TOTAL_STAKE: constant(uint256) = max_value(uint256) // 3  # 3 * total stake must not overflow
 
 struct RemoteNetwork:
     registered: bool
@@ -26,6 +34,7 @@ struct RemoteNetwork:
     validator_count: uint256
     epoch: uint256  # bumped by each validator-set update; keys the stake map
     nonce: uint256
+    validators_hash: bytes32  # of the current set; the next rotation is signed over it
 
 struct ImportRecord:
     network_id: bytes32
@@ -48,6 +57,7 @@ event NetworkRegistered:
 event ValidatorSetUpdated:
     network_id: indexed(bytes32)
     nonce: uint256
+    previous_validators_hash: bytes32
     validators: DynArray[address, MAX_VALIDATORS]
     stakes: DynArray[uint256, MAX_VALIDATORS]
     signer_stake: uint256
@@ -91,6 +101,7 @@ def _store_set(
         assert v != empty(address), "empty validator address"
         assert stakes[i] > 0, "validator stake must be positive"
         assert self.member_stake[network_id][epoch][v] == 0, "duplicate validator"
+        assert stakes[i] <= MAX_TOTAL_STAKE - total, "total stake exceeds max_value(uint256) / 3"
         self.member_stake[network_id][epoch][v] = stakes[i]
         total += stakes[i]
     return total
@@ -115,7 +126,8 @@ def register_network(
     domain: bytes32 = signatures.domain_separator(chain_id, ledger, network_id)
     self.networks[network_id] = RemoteNetwork(
         registered=True, chain_id=chain_id, ledger=ledger, domain_separator=domain,
-        total_stake=total, validator_count=len(validators), epoch=0, nonce=0
+        total_stake=total, validator_count=len(validators), epoch=0, nonce=0,
+        validators_hash=keccak256(abi_encode(validators, stakes))
     )
     log NetworkRegistered(
         network_id=network_id, chain_id=chain_id, ledger=ledger, domain_separator=domain,
@@ -155,19 +167,20 @@ def update_validator_set(
     sigs: DynArray[Bytes[65], MAX_VALIDATORS],
 ):
     """
-    @notice Replace a remote set, authorised by >= 2/3 of the stake of the set it replaces.
+    @notice Replace a remote set, authorised by >= 2/3 of the stake of the set it
+            replaces, signed over that set's hash and the next nonce.
     @param network_id The remote network.
     @param new_validators The new validator set; distinct, non-empty addresses.
-    @param new_stakes Each new validator's stake, positive, in the same order.
-    @param nonce Above the network's last nonce.
+    @param new_stakes Each new validator's stake, positive, in the same order; the total at most max_value(uint256) / 3.
+    @param nonce Exactly the network's last nonce + 1.
     @param sigs ValidatorSetUpdate signatures of the current set, sorted by signer ascending.
     """
     net: RemoteNetwork = self.networks[network_id]
     assert net.registered, "unknown network"
-    assert nonce > net.nonce, "nonce must increase"
+    assert nonce == net.nonce + 1, "nonce is not the next one"
     validators_hash: bytes32 = keccak256(abi_encode(new_validators, new_stakes))
     digest: bytes32 = signatures.validator_set_digest(
-        net.domain_separator, network_id, nonce, validators_hash
+        net.domain_separator, network_id, nonce, net.validators_hash, validators_hash
     )
     signer_stake: uint256 = self._signer_stake(network_id, net, digest, sigs)
     epoch: uint256 = net.epoch + 1
@@ -176,8 +189,10 @@ def update_validator_set(
     self.networks[network_id].nonce = nonce
     self.networks[network_id].total_stake = total
     self.networks[network_id].validator_count = len(new_validators)
+    self.networks[network_id].validators_hash = validators_hash
     log ValidatorSetUpdated(
-        network_id=network_id, nonce=nonce, validators=new_validators, stakes=new_stakes,
+        network_id=network_id, nonce=nonce, previous_validators_hash=net.validators_hash,
+        validators=new_validators, stakes=new_stakes,
         signer_stake=signer_stake
     )
 
@@ -188,20 +203,20 @@ def import_checkpoint(
     sigs: DynArray[Bytes[65], MAX_VALIDATORS], uri: String[MAX_URI]
 ) -> uint256:
     """
-    @notice Import a remote final checkpoint; returns its import id.
+    @notice Import a remote final checkpoint, signed with its uri; returns its import id.
     @param network_id The remote network.
     @param round The remote round; each is imported at most once.
     @param model_root The checkpoint's model root.
     @param parent_root The remote global root it follows.
     @param sigs Checkpoint signatures of the current set, sorted by signer ascending.
-    @param uri Where the model's blob is stored.
+    @param uri Where the model's blob is stored; covered by the signatures.
     @return The new import id (ids run 1..import_count).
     """
     net: RemoteNetwork = self.networks[network_id]
     assert net.registered, "unknown network"
     assert self.imported_round[network_id][round] == 0, "round already imported"
     digest: bytes32 = signatures.checkpoint_digest(
-        net.domain_separator, network_id, round, model_root, parent_root
+        net.domain_separator, network_id, round, model_root, parent_root, uri
     )
     signer_stake: uint256 = self._signer_stake(network_id, net, digest, sigs)
     import_id: uint256 = self.import_count + 1
@@ -268,15 +283,18 @@ def domain_separator_of(network_id: bytes32) -> bytes32:
 
 @view
 @external
-def checkpoint_digest(network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32) -> bytes32:
+def checkpoint_digest(
+    network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32, uri: String[MAX_URI]
+) -> bytes32:
     """
     @notice The digest a remote network's validators sign for a checkpoint.
     @param network_id The remote network.
     @param round The remote round.
     @param model_root The checkpoint's model root.
     @param parent_root The remote global root it follows.
-    @return The digest of Checkpoint(network_id, round, model_root, parent_root) in its domain.
+    @param uri Where the checkpoint's model blob is stored.
+    @return The digest of Checkpoint(network_id, round, model_root, parent_root, uri) in its domain.
     """
     return signatures.checkpoint_digest(
-        self.networks[network_id].domain_separator, network_id, round, model_root, parent_root
+        self.networks[network_id].domain_separator, network_id, round, model_root, parent_root, uri
     )

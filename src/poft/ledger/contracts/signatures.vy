@@ -8,7 +8,15 @@
      salt = the network id. Two embedded EVMs share a chain id (and may even
      share a ledger address), so the salt is what keeps a signature for one
      network from verifying on another.
+
+     A Checkpoint covers its uri (EIP-712 `string`: keccak256 of its bytes), so
+     whoever relays a checkpoint cannot choose where receivers fetch its bytes.
+     A ValidatorSetUpdate covers the hash of the set it replaces and its nonce,
+     which a bridge accepts only as the next one: a rotation signed against an
+     older set can never be played later against a newer one.
 """
+
+MAX_URI: constant(uint256) = 256  # the uri bound of FederatedLedger and ModelBridge
 
 DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract,bytes32 salt)"
@@ -16,10 +24,10 @@ DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
 NAME_HASH: constant(bytes32) = keccak256("poft")
 VERSION_HASH: constant(bytes32) = keccak256("1")
 CHECKPOINT_TYPEHASH: constant(bytes32) = keccak256(
-    "Checkpoint(bytes32 networkId,uint256 round,bytes32 modelRoot,bytes32 parentRoot)"
+    "Checkpoint(bytes32 networkId,uint256 round,bytes32 modelRoot,bytes32 parentRoot,string uri)"
 )
 VALIDATOR_SET_TYPEHASH: constant(bytes32) = keccak256(
-    "ValidatorSetUpdate(bytes32 networkId,uint256 nonce,bytes32 validatorsHash)"
+    "ValidatorSetUpdate(bytes32 networkId,uint256 nonce,bytes32 previousValidatorsHash,bytes32 validatorsHash)"
 )
 # secp256k1 group order / 2: signatures with a larger s are the malleable twin.
 SECP256K1_HALF_N: constant(uint256) = (
@@ -44,10 +52,11 @@ def typed_digest(domain: bytes32, struct_hash: bytes32) -> bytes32:
 @internal
 @pure
 def checkpoint_digest(
-    domain: bytes32, network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32
+    domain: bytes32, network_id: bytes32, round: uint256, model_root: bytes32, parent_root: bytes32,
+    uri: String[MAX_URI]
 ) -> bytes32:
     struct_hash: bytes32 = keccak256(
-        abi_encode(CHECKPOINT_TYPEHASH, network_id, round, model_root, parent_root)
+        abi_encode(CHECKPOINT_TYPEHASH, network_id, round, model_root, parent_root, keccak256(uri))
     )
     return self.typed_digest(domain, struct_hash)
 
@@ -55,10 +64,11 @@ def checkpoint_digest(
 @internal
 @pure
 def validator_set_digest(
-    domain: bytes32, network_id: bytes32, nonce: uint256, validators_hash: bytes32
+    domain: bytes32, network_id: bytes32, nonce: uint256, previous_validators_hash: bytes32,
+    validators_hash: bytes32
 ) -> bytes32:
     struct_hash: bytes32 = keccak256(
-        abi_encode(VALIDATOR_SET_TYPEHASH, network_id, nonce, validators_hash)
+        abi_encode(VALIDATOR_SET_TYPEHASH, network_id, nonce, previous_validators_hash, validators_hash)
     )
     return self.typed_digest(domain, struct_hash)
 
