@@ -53,6 +53,10 @@ class ExperimentSection:
     # in batches of 32 ran 1.5x faster on one thread than on two on a 2-core machine
     # (0.075 vs 0.111 s per CNN update; idle threads wake up for every small op).
     threads: int = bounded(1, min=0, max=256)
+    # processes that train a round's workers side by side, one torch thread each (0: one
+    # per core; 1: in this process, one after the other). The same config and seed give
+    # the same models either way (`poft.drivers.executor`).
+    parallel_workers: int = bounded(0, min=0, max=256)
 
 
 @dataclass
@@ -192,10 +196,13 @@ class ExperimentConfig:
         return network.rule or self.aggregation.rule
 
     def with_overrides(self, *, seed: int | None = None, rounds: int | None = None,
-                       crosschain: bool = True) -> "ExperimentConfig":
+                       crosschain: bool = True, parallel_workers: int | None = None
+                       ) -> "ExperimentConfig":
         """The config with the command line's overrides (`crosschain=False` isolates)."""
         table = dataclasses.asdict(self.experiment)
-        table.update({k: v for k, v in (("seed", seed), ("rounds", rounds)) if v is not None})
+        table.update({k: v for k, v in (("seed", seed), ("rounds", rounds),
+                                        ("parallel_workers", parallel_workers))
+                      if v is not None})
         # Checked like the file's own values: `--rounds 0` is refused, not run.
         experiment = load_section(type(self.experiment), table, "experiment")
         exchange = self.crosschain if crosschain else dataclasses.replace(
