@@ -109,7 +109,7 @@ class LedgerSection:
 class NetworkSection:
     name: str
     backend: Backend = "embedded"
-    workers: int = bounded(10, min=1, max=200)
+    workers: int = bounded(10, min=1, max=1000)        # the contract holds 1,100 participants
     stakers: int = bounded(5, min=1, max=50)            # committee-eligible participants
     validators: int = bounded(3, min=1, max=32)         # committee size k
     miners: int = bounded(2, min=1, max=8)              # miner + backups

@@ -38,7 +38,9 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
     timer = PhaseTimer()
     codec = ModelCodec(model.state_dict())
     genesis = codec.publish(store, flatten(model.state_dict()))
-    backend = EmbeddedBackend(seed=seed * 1000 + plan.network_index)
+    # One block per protocol step (set-up, open, train, evaluate, aggregate and attest,
+    # settle) instead of one per transaction: see NetworkRuntime.seal.
+    backend = EmbeddedBackend(seed=seed * 1000 + plan.network_index, automine=False)
     deployment = deploy_network(backend, network_params(config, net, genesis))
     everyone = plan.workers + plan.stakers
     accounts = derive_accounts(seed, len(everyone), label=f"poft:{net.name}")
@@ -65,6 +67,7 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
                   malicious=net.malicious_miner and s.index == 0, seed=s_seed, timer=timer))
     anyone = Timed(LedgerClient.for_deployment(backend, deployment, backend.operator),
                    timer, "ledger")
+    backend.seal()
     return NetworkRuntime(name=net.name, backend=backend, deployment=deployment, anyone=anyone,
                           workers=workers, stakers=stakers, byzantine=byzantine, codec=codec,
                           store=store, test_set=test, eval_model=copy.deepcopy(model),

@@ -59,6 +59,8 @@ class InProcessDriver:
         records = [net.run_round() for net in self.networks]
         self.rounds_done += 1
         self.exchange.after_round(self.rounds_done)
+        for net in self.networks:
+            net.seal()      # the exchange's signatures and imports: one block
         return records
 
     @property

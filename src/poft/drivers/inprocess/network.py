@@ -61,13 +61,18 @@ class NetworkRuntime:
         committee = self.anyone.committee(round_id)
         for hook in self.before_train:
             hook(self, round_id)
+        self.seal()
         self.collect_updates(round_id)
+        self.seal()
         self.finish_phase(Phase.TRAIN)
         for address in committee.validators:
             self.stakers[address].validator.evaluate(round_id)
+        self.seal()
         self.finish_phase(Phase.EVALUATE)
         tried, finalizer = self.finalize(round_id, committee)
+        self.seal()
         weights = finalizer.settle(round_id).weights.tolist() if finalizer else []
+        self.seal()
         return self.record(round_id, committee, tried, weights, seconds_before, gas_before)
 
     def collect_updates(self, round_id: int) -> None:
@@ -109,6 +114,14 @@ class NetworkRuntime:
             if self.anyone.checkpoint(round_id) is not None:
                 return tried, miner
         return tried, None
+
+    def seal(self) -> None:
+        """End the block: the embedded chain holds a step's transactions (all updates of
+        a round, all loss reports...) in one pending block, whose state root is then
+        computed once rather than once per transaction. A block is also ended when the
+        next transaction would not fit its gas limit."""
+        with self.timer.phase("ledger"):
+            self.backend.seal()
 
     def finish_phase(self, phase: Phase) -> None:
         """Advance `phase` if it did not end early, mining up to its deadline first."""
