@@ -13,7 +13,10 @@ from it and run one after the other in this process:
   to the blob store, the validators score every update, a miner aggregates,
   the validators recompute and attest, the round finalizes, the global model
   is tested. Timed end to end: data loading, contract deployment and
-  registration, every round, and writing the run's outputs all count.
+  registration, every round, and writing the run's outputs all count. Its
+  workers train side by side in a process pool (``[experiment]
+  parallel_workers``, one process per core by default, one torch thread each),
+  as Flower's Ray actors do.
 * **Flower**: a ``ServerApp`` running Flower's ``FedAvg`` strategy
   (``strategy.start`` with a centralized ``evaluate_fn`` on the same test
   set, no federated evaluation) and a ``ClientApp`` whose ``train`` handler
@@ -65,6 +68,7 @@ import poft.experiment.run as run_module  # noqa: E402
 from bench.figures import Figure, at_least, context, table  # noqa: E402
 from poft.config.experiment import ExperimentConfig, dump_config, load_config  # noqa: E402
 from poft.config.population import plan_population  # noqa: E402
+from poft.drivers.executor import resolve_processes  # noqa: E402
 from poft.drivers.setup import initial_model, load_experiment_data, participant_seed  # noqa: E402
 from poft.learning.training import evaluate, local_train  # noqa: E402
 
@@ -143,7 +147,9 @@ def run_poft(config: ExperimentConfig) -> dict:
             "rounds_s": wall_s - stamps.get("setup_s", float("nan")),
             "updates": updates, "accuracy": result["final_accuracy"],
             "accuracy_by_round": result["accuracy_by_round"],
-            "phases_s": summary["timing"]["phases_s"]}
+            "phases_s": summary["timing"]["phases_s"],
+            "processes": min(resolve_processes(config.experiment.parallel_workers),
+                             config.networks[0].workers)}
 
 
 # ---------------------------------------------------------------- Flower: client side
@@ -382,7 +388,8 @@ def report(r: dict) -> str:
         f"{'  shutdown':32} {f['shutdown_s']:8.1f}",
         "",
         f"Flower ran {f['actors']} Ray actor(s), {f['actor_threads']} torch thread(s) each; "
-        f"poft {torch.get_num_threads()} torch thread(s).",
+        f"poft {torch.get_num_threads()} torch thread(s) and a training pool of "
+        f"{p['processes']} process(es) (one thread each).",
         "poft's rounds by phase: " + ", ".join(
             f"{phase} {seconds:.1f} s" for phase, seconds in
             sorted(p["phases_s"].items(), key=lambda kv: -kv[1])),

@@ -2,6 +2,7 @@
 protocol (`poft run`: embedded EVMs, in-process driver, cross-chain ring).
 
     python -m bench.scale [--quick] [--sizes 10,50,100] [--rounds N] [--config FILE]
+    python -m bench.scale --thousand     # 4 networks x 1,000 workers x 3 rounds
 
 Each size runs `poft run` in a child process of its own, so its peak resident
 memory (the child's ``ru_maxrss`` from ``wait4``) and CPU time are its own. The
@@ -50,6 +51,7 @@ from poft.config.experiment import dump_config, parse_config  # noqa: E402
 
 CONFIG = REPO / "examples" / "scale.toml"
 SIZES, ROUNDS = (10, 50, 100), 10
+THOUSAND, THOUSAND_ROUNDS = 1000, 3     # the large run: completes in < 8 GB on 2 cores
 QUICK_SIZES, QUICK_ROUNDS = (4, 12, 20), 2
 RSS_GOAL_GB, GROWTH_GOAL = 8.0, 1.5
 GB = 1e9
@@ -162,7 +164,23 @@ def marginal_growth(small: RunResult, mid: RunResult, large: RunResult) -> float
 
 def figures(quick: bool = False) -> list[Figure]:
     sizes, rounds = (QUICK_SIZES, QUICK_ROUNDS) if quick else (SIZES, ROUNDS)
-    return figures_of(measure(sizes, rounds))
+    out = figures_of(measure(sizes, rounds))
+    if not quick:       # about an hour on 2 idle cores: full runs only
+        out += thousand_figures(measure((THOUSAND,), THOUSAND_ROUNDS)[0])
+    return out
+
+
+def thousand_figures(r: RunResult) -> list[Figure]:
+    """The 1,000-workers-per-network run: it completes, and within the memory goal."""
+    shape = f"{r.networks} networks x {r.workers} workers x {r.rounds} rounds"
+    return [
+        at_least(f"scale_completes_{r.workers}", 1.0 if r.completed else 0.0, 1.0, "bool",
+                 f"{shape}: every network finalized every round"
+                 + (f" ({r.error})" if r.error else "")),
+        at_most(f"scale_peak_rss_gb_{r.workers}", r.peak_rss_gb, RSS_GOAL_GB, "GB",
+                f"peak RSS of the `poft run` child (one process of its pool), {shape}"),
+        context(f"scale_wall_s_{r.workers}", r.wall_s, "s", f"{shape}, child wall time"),
+    ]
 
 
 def figures_of(results: list[RunResult]) -> list[Figure]:
@@ -225,7 +243,15 @@ def main(argv: list[str] | None = None) -> int:
                                         f"(default {','.join(map(str, SIZES))})")
     parser.add_argument("--rounds", type=int, help=f"rounds (default {ROUNDS})")
     parser.add_argument("--config", type=Path, default=CONFIG, help="base config")
+    parser.add_argument("--thousand", action="store_true",
+                        help=f"only the {THOUSAND}-workers-per-network run "
+                             f"({THOUSAND_ROUNDS} rounds)")
     args = parser.parse_args(argv)
+    if args.thousand:
+        result = measure((THOUSAND,), args.rounds or THOUSAND_ROUNDS, args.config,
+                         show=True)[0]
+        print(table(thousand_figures(result)))
+        return 0 if result.completed else 1
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (
         QUICK_SIZES if args.quick else SIZES)
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-crosschain", action="store_true",
                      help="run the same networks isolated (no cross-chain exchange)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--parallel", type=int, metavar="N",
+                     help="train each round's workers in N processes (0: one per core, "
+                          "1: serially); overrides [experiment].parallel_workers")
     run.add_argument("--backend", choices=["embedded", "anvil"], default="embedded",
                      help="embedded: every network in this process (default); anvil: node "
                           "mode, one anvil per network, a blob server and one `poft node` "
@@ -186,7 +189,8 @@ def cmd_run(args) -> int:
     from poft.experiment.run import run_experiment
 
     config = load_config(args.config).with_overrides(seed=args.seed, rounds=args.rounds,
-                                                     crosschain=not args.no_crosschain)
+                                                     crosschain=not args.no_crosschain,
+                                                     parallel_workers=args.parallel)
     out = Path(args.out or Path("runs") / config.experiment.name)
     if args.backend == "anvil":
         from poft.drivers.node.runner import RunFailed, run_node_mode

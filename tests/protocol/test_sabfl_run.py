@@ -4,6 +4,7 @@ Small runs on scikit-learn's digits (an MLP, a few workers, 2-3 rounds) through
 the same in-process driver and role code as `poft run`.
 """
 
+import dataclasses
 import json
 
 import pytest
@@ -15,6 +16,13 @@ from poft.drivers.inprocess.driver import InProcessDriver
 from poft.experiment.run import run_experiment
 from poft.ledger import Phase
 from poft.protocol.worker import ByzantineWorker
+
+
+def trained_here(config):
+    """The config with every worker trained in this process, in turn (no pool): for
+    tests that replace a worker's `local_update`."""
+    return dataclasses.replace(config, experiment=dataclasses.replace(
+        config.experiment, parallel_workers=1))
 
 
 def tiny(**network):
@@ -172,7 +180,7 @@ def test_minority_of_lying_validators_does_not_change_the_model(tmp_path):
 
 
 def test_nan_and_substituted_updates_get_zero_weight(tmp_path):
-    config = tiny()
+    config = trained_here(tiny())
     with InProcessDriver(config, tmp_path) as driver:
         net = driver.networks[0]
         nan_worker, victim = net.workers[0], net.workers[1]
@@ -197,7 +205,7 @@ def test_nan_and_substituted_updates_get_zero_weight(tmp_path):
 def test_attackers_go_on_when_every_honest_update_diverged(tmp_path, attack):
     """Nothing finite to build an attack on: the colluders send their own
     (diverged) update instead of stopping the round."""
-    config = tiny(byzantine_fraction=0.34, attack=attack)
+    config = trained_here(tiny(byzantine_fraction=0.34, attack=attack))
     with InProcessDriver(config, tmp_path) as driver:
         net = driver.networks[0]
         for worker in net.workers:

@@ -59,6 +59,11 @@ class ExperimentSection:
     # for every small op).
     threads: int = bounded(1, min=0, max=256, doc="torch threads (0: torch's default, one "
                            "per core)")
+    parallel_workers: int = bounded(0, min=0, max=256, doc="processes that train a round's "
+                                    "workers side by side, one torch thread each (0: one per "
+                                    "core; 1: in this process, one after the other); the same "
+                                    "config and seed give the same models either way "
+                                    "(`poft run --parallel`)")
 
 
 @dataclass
@@ -160,7 +165,8 @@ class NetworkSection:
     backend: Backend = option("embedded", doc="not read by `poft run`: the backend of every "
                               "network is chosen on the command line (`poft run --backend "
                               "embedded|anvil`)")
-    workers: int = bounded(10, min=1, max=200, doc="participants that train")
+    workers: int = bounded(10, min=1, max=1000, doc="participants that train "
+                         "(the contract holds 1,100 participants)")
     stakers: int = bounded(5, min=1, max=50, doc="committee-eligible participants (validator "
                            "or miner when sampled); at least validators + miners")
     validators: int = bounded(3, min=1, max=32, doc="committee size k: validators sampled by "
@@ -272,10 +278,13 @@ class ExperimentConfig:
         return network.rule or self.aggregation.rule
 
     def with_overrides(self, *, seed: int | None = None, rounds: int | None = None,
-                       crosschain: bool = True) -> "ExperimentConfig":
+                       crosschain: bool = True, parallel_workers: int | None = None
+                       ) -> "ExperimentConfig":
         """The config with the command line's overrides (`crosschain=False` isolates)."""
         table = dataclasses.asdict(self.experiment)
-        table.update({k: v for k, v in (("seed", seed), ("rounds", rounds)) if v is not None})
+        table.update({k: v for k, v in (("seed", seed), ("rounds", rounds),
+                                        ("parallel_workers", parallel_workers))
+                      if v is not None})
         # Checked like the file's own values: `--rounds 0` is refused, not run.
         experiment = load_section(type(self.experiment), table, "experiment")
         exchange = self.crosschain if crosschain else dataclasses.replace(

@@ -67,6 +67,8 @@ from tqdm import tqdm
 from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
 from poft.config.experiment import ExperimentConfig
 from poft.config.population import NetworkPlan, ParticipantPlan, plan_population
+from poft.drivers.executor import TrainJob, make_executor
+from poft.drivers.participants import training_settings
 from poft.drivers.setup import (
     ExperimentData,
     initial_model,
@@ -82,6 +84,7 @@ from poft.learning.params import flatten, unflatten
 from poft.learning.training import evaluate, local_train
 from poft.protocol.aggregate import AggregationSpec, RoundInputs, aggregate_round
 from poft.protocol.timing import PhaseTimer
+from poft.protocol.worker import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +179,13 @@ class SimNetwork:
             [config.experiment.seed, plan.network_index, 0xC0])
         self.spec = spec_of(config, plan.config, rule)
         self.result = NetworkResult(plan.name, rule, [w.byzantine for w in plan.workers])
+        self.executor = None          # where honest workers train; None: here, in turn
+
+    def trainers(self) -> dict[tuple[int, int], Trainer]:
+        """What each worker trains with, by key (network index, worker index)."""
+        settings = training_settings(self.config)
+        return {(self.plan.network_index, w.plan.index): Trainer(self.model, w.data, settings)
+                for w in self.workers}
 
     # -- setup
 
@@ -229,7 +239,13 @@ class SimNetwork:
         """(worker index of each candidate, (n, d) candidates) in submission order."""
         honest = [w for w in self.workers if not (w.plan.byzantine and self.update_attack)]
         attackers = [w for w in self.workers if w.plan.byzantine and self.update_attack]
-        vectors = [self.local_update(w, theta) for w in honest]
+        if self.executor is None:
+            vectors = [self.local_update(w, theta) for w in honest]
+        else:
+            with self.timer.phase("train"):
+                vectors = self.executor.train([
+                    TrainJob((self.plan.network_index, w.plan.index), theta, w.generator)
+                    for w in honest])
         honest_deltas = (torch.stack(vectors).to(torch.float64) - theta.to(torch.float64)
                          if vectors else None)
         vectors += [self.craft(w, theta, honest_deltas) for w in attackers]
@@ -344,7 +360,11 @@ def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | No
         networks = [SimNetwork(config, plan, data, genesis, rule or config.rule_of(plan.config),
                                timer) for plan in plans]
         rounds = config.experiment.rounds
-        with tqdm(total=rounds * len(networks), disable=not progress, unit="round",
+        executor = make_executor({k: t for n in networks for k, t in n.trainers().items()},
+                                 config.experiment.parallel_workers)
+        for network in networks:
+            network.executor = executor if executor.processes > 1 else None
+        with executor, tqdm(total=rounds * len(networks), disable=not progress, unit="round",
                   desc=config.experiment.name, dynamic_ncols=True) as bar:
             for round_id in range(1, rounds + 1):
                 for network in networks:

@@ -159,9 +159,10 @@ def run_cell(cell: Cell, config: ExperimentConfig) -> dict:
 
 
 def _run_cell_alone(cell: Cell, config: ExperimentConfig) -> dict:
-    # In a pool process: one thread each, so `jobs` cells share the cores evenly.
+    # In a pool process: one thread each and no pool of its own, so `jobs` cells share
+    # the cores evenly.
     config = dataclasses.replace(config, experiment=dataclasses.replace(
-        config.experiment, threads=1))
+        config.experiment, threads=1, parallel_workers=1))
     return run_cell(cell, config)
 
 

@@ -130,6 +130,10 @@ class LedgerBackend(ABC):
     @abstractmethod
     def _revert_chain(self, token) -> None: ...
 
+    def seal(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Mine the pending block, if the backend holds one (see `EmbeddedBackend`'s
+        ``automine=False``); a node that mines every transaction has none."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release resources (nothing to do for most backends)."""
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from poft.attacks import UPDATE_ATTACKS, finite_rows
 from poft.learning.datasets import ArrayDataset
-from poft.learning.params import flatten
+from poft.learning.params import flatten, unflatten
 from poft.learning.training import local_train
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache
@@ -30,6 +30,28 @@ class TrainingSettings:
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """What one worker trains with: a model (its architecture: the parameters are
+    overwritten from the start vector), its data and its training settings. It holds
+    no ledger or store, so a process pool can be given it once (`poft.drivers.executor`)."""
+
+    model: nn.Module
+    data: ArrayDataset
+    settings: TrainingSettings
+
+
+def train_vector(trainer: Trainer, start: torch.Tensor,
+                 generator: torch.Generator) -> torch.Tensor:
+    """Local training from the flat vector `start`; the trained model as a flat vector.
+    The batch order is drawn from `generator`, which is advanced."""
+    model, s = trainer.model, trainer.settings
+    model.load_state_dict(unflatten(start, model.state_dict()))
+    local_train(model, trainer.data, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
+                momentum=s.momentum, weight_decay=s.weight_decay, generator=generator)
+    return flatten(model.state_dict())
 
 
 class Worker:
@@ -69,12 +91,17 @@ class Worker:
     def local_update(self, start: torch.Tensor) -> torch.Tensor:
         """The model after local training from `start`, as a flat vector."""
         with self.timer.phase("train"):
-            self.model.load_state_dict(self.codec.to_state(start))
-            s = self.settings
-            local_train(self.model, self.data, epochs=s.epochs, batch_size=s.batch_size,
-                        lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay,
-                        generator=self.generator)
-            return flatten(self.model.state_dict())
+            return train_vector(self.trainer, start, self.generator)
+
+    @property
+    def trainer(self) -> Trainer:
+        return Trainer(self.model, self.data, self.settings)
+
+    @property
+    def crafts(self) -> bool:
+        """Whether its update is crafted from the round's honest updates (so it acts
+        after them) rather than trained on its own."""
+        return False
 
     def submit(self, round_id: int, vec: torch.Tensor) -> bytes:
         published = self.codec.publish(self.store, vec)
@@ -105,6 +132,10 @@ class ByzantineWorker(Worker):
         self.attack_name, self.attack_params = attack, dict(attack_params)
         self.colluders = colluders
         self.cache = CandidateCache()
+
+    @property
+    def crafts(self) -> bool:
+        return True
 
     def act(self, round_id: int, head=None) -> bytes:
         # Deltas are taken from where the honest workers started (the global model, or

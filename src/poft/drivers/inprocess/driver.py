@@ -15,6 +15,7 @@ import torch
 
 from poft.config.experiment import ExperimentConfig
 from poft.config.population import plan_population
+from poft.drivers.executor import ProcessExecutor, make_executor
 from poft.drivers.inprocess.assembly import build_network
 from poft.drivers.inprocess.crosschain import CrossChainExchange
 from poft.drivers.inprocess.network import NetworkRuntime
@@ -41,11 +42,19 @@ class InProcessDriver:
             build_network(config, plan, train, test, model, self.store) for plan in plans]
         self.exchange = CrossChainExchange(config, self.networks)
         self.rounds_done = 0
+        # One training pool for the whole run, started last so that it inherits (or is
+        # shipped) every worker's model and data once; only parameters travel per round.
+        trainers = {key: t for net in self.networks for key, t in net.trainers().items()}
+        self.executor = make_executor(trainers, config.experiment.parallel_workers)
+        if isinstance(self.executor, ProcessExecutor):
+            for net in self.networks:
+                net.executor = self.executor
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
+        self.executor.__exit__(*exc)
         for net in self.networks:
             net.backend.close()
 
@@ -53,6 +62,8 @@ class InProcessDriver:
         records = [net.run_round() for net in self.networks]
         self.rounds_done += 1
         self.exchange.after_round(self.rounds_done)
+        for net in self.networks:
+            net.seal()      # the exchange's signatures and imports: one block
         return records
 
     @property

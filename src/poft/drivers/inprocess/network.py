@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from poft.drivers.executor import TrainJob
 from poft.learning.datasets import ArrayDataset
 from poft.learning.training import evaluate
 from poft.ledger import Phase
@@ -21,7 +22,7 @@ from poft.protocol.miner import Miner
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.timing import PhaseTimer
 from poft.protocol.validator import Validator
-from poft.protocol.worker import ByzantineWorker, Worker
+from poft.protocol.worker import Trainer, Worker
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,13 @@ class NetworkRuntime:
         self.test_set, self.eval_model = test_set, eval_model
         self.spec, self.genesis_uri, self.import_policy = spec, genesis_uri, import_policy
         self.before_train = []                # hooks: e.g. the relayer adds imported candidates
+        # Where local training runs (`poft.drivers.executor`); None: each worker trains
+        # itself in turn. The driver sets a shared one over every network's `trainers()`.
+        self.executor = None
+
+    def trainers(self) -> dict[tuple[str, int], Trainer]:
+        """What each worker trains with, by key (network, worker position)."""
+        return {(self.name, i): w.trainer for i, w in enumerate(self.workers)}
 
     def run_round(self) -> ChainRoundRecord:
         seconds_before = self.timer.snapshot()
@@ -54,13 +62,18 @@ class NetworkRuntime:
         committee = self.anyone.committee(round_id)
         for hook in self.before_train:
             hook(self, round_id)
+        self.seal()
         self.collect_updates(round_id)
+        self.seal()
         self.finish_phase(Phase.TRAIN)
         for address in committee.validators:
             self.stakers[address].validator.evaluate(round_id)
+        self.seal()
         self.finish_phase(Phase.EVALUATE)
         tried, finalizer = self.finalize(round_id, committee)
+        self.seal()
         weights = finalizer.settle(round_id).weights.tolist() if finalizer else []
+        self.seal()
         return self.record(round_id, committee, tried, weights, seconds_before, gas_before)
 
     def collect_updates(self, round_id: int) -> None:
@@ -68,8 +81,23 @@ class NetworkRuntime:
         # workers (one read per worker was ~10% of a 100-worker round).
         head = self.anyone.global_model()
         # Honest workers first: colluding attackers craft from the honest updates.
-        for worker in sorted(self.workers, key=lambda w: isinstance(w, ByzantineWorker)):
-            worker.act(round_id, head)
+        ordered = sorted(range(len(self.workers)), key=lambda i: self.workers[i].crafts)
+        if self.executor is None:
+            for i in ordered:
+                self.workers[i].act(round_id, head)
+            return
+        # The executor trains the honest workers side by side; each update is submitted
+        # as soon as it and those before it are trained, in the serial order.
+        trained = [i for i in ordered if not self.workers[i].crafts]
+        jobs = [TrainJob((self.name, i), self.workers[i].start_model(head),
+                         self.workers[i].generator) for i in trained]
+        vectors = self.executor.imap(jobs)
+        for i in trained:
+            with self.timer.phase("train"):
+                vec = next(vectors)
+            self.workers[i].submit(round_id, vec)
+        for i in ordered[len(trained):]:
+            self.workers[i].act(round_id, head)
 
     def finalize(self, round_id: int, committee) -> tuple[list[str], Miner | None]:
         """Miners propose in order until the validators finalize one proposal."""
@@ -87,6 +115,14 @@ class NetworkRuntime:
             if self.anyone.checkpoint(round_id) is not None:
                 return tried, miner
         return tried, None
+
+    def seal(self) -> None:
+        """End the block: the embedded chain holds a step's transactions (all updates of
+        a round, all loss reports...) in one pending block, whose state root is then
+        computed once rather than once per transaction. A block is also ended when the
+        next transaction would not fit its gas limit."""
+        with self.timer.phase("ledger"):
+            self.backend.seal()
 
     def finish_phase(self, phase: Phase) -> None:
         """Advance `phase` if it did not end early, mining up to its deadline first."""

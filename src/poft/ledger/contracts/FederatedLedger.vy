@@ -16,7 +16,7 @@
               next backup miner, AGGREGATE again; no backup left: round fails -> IDLE)
        FINAL --settle(round, weights)--> IDLE
      A failed round goes straight to IDLE (its slashing happens on the way).
-     Bounds: MAX_PARTICIPANTS 256 registered participants, MAX_CANDIDATES 256
+     Bounds: MAX_PARTICIPANTS 1100 registered participants, MAX_CANDIDATES 1100
      candidates per round, MAX_VALIDATORS 32 validators and MAX_MINERS 8 miners
      per committee, MAX_URI 256 characters.
      Participants and money (register, stakes, reward pool, withdraw, slashing,
@@ -34,7 +34,7 @@ interface IModelBridge:
     def imported_model(import_id: uint256) -> (bytes32, String[256]): view
 
 MAX_PARTICIPANTS: constant(uint256) = staking.MAX_PARTICIPANTS
-MAX_CANDIDATES: constant(uint256) = 256
+MAX_CANDIDATES: constant(uint256) = 1100
 MAX_VALIDATORS: constant(uint256) = 32
 MAX_MINERS: constant(uint256) = 8
 MAX_COMMITTEE: constant(uint256) = MAX_VALIDATORS + MAX_MINERS

@@ -13,10 +13,10 @@
      _credit and _book_rewards move pool into claimable and must be used
      together: the caller credits each account, sums what _credit returned and
      books that sum with one _book_rewards call before its transaction ends.
-     Bounds: MAX_PARTICIPANTS 256 registered participants.
+     Bounds: MAX_PARTICIPANTS 1100 registered participants.
 """
 
-MAX_PARTICIPANTS: constant(uint256) = 256
+MAX_PARTICIPANTS: constant(uint256) = 1100
 MAX_REASON: constant(uint256) = 64
 BPS: constant(uint256) = 10000
 
