@@ -207,3 +207,24 @@ def test_attackers_go_on_when_every_honest_update_diverged(tmp_path, attack):
         candidates = net.anyone.candidates(round_id)
     assert sum(isinstance(w, ByzantineWorker) for w in net.workers) == 2
     assert len(candidates) == len(net.workers)        # the attackers submitted too
+
+
+def test_round_without_admissible_candidate_fails_and_the_run_goes_on(tmp_path):
+    """Every update non-finite: no miner proposes, the AGGREGATE deadlines pass (each
+    backup miner in turn), the round fails on chain and the next round starts from the
+    same global model."""
+    config = tiny()
+    with InProcessDriver(config, tmp_path) as driver:
+        net = driver.networks[0]
+        genesis_root = net.anyone.global_model().root.hex()
+        originals = {w: w.local_update for w in net.workers}
+        for worker in net.workers:
+            worker.local_update = lambda start: torch.full_like(start, float("nan"))
+        failed = driver.run_round()[0]
+        assert not failed.finalized and failed.model_root == genesis_root
+        assert len(failed.miners_tried) == 2                     # the proposer and its backup
+        assert net.anyone.phase() == Phase.IDLE and net.anyone.checkpoint(1) is None
+        for worker, local_update in originals.items():
+            worker.local_update = local_update
+        second = driver.run_round()[0]
+    assert second.round == 2 and second.finalized and second.model_root != genesis_root
