@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-crosschain", action="store_true",
                      help="run the same networks isolated (no cross-chain exchange)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="go on with the interrupted run in --out from its last finished "
+                            "round (same config and seed; embedded backend)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="delete the run files already in --out first (a folder that holds "
+                            "files is refused otherwise)")
     run.add_argument("--backend", choices=["embedded", "anvil"], default="embedded",
                      help="embedded: every network in this process (default); anvil: node "
                           "mode, one anvil per network, a blob server and one `poft node` "
@@ -165,7 +172,12 @@ def cmd_run(args) -> int:
     out = Path(args.out or Path("runs") / config.experiment.name)
     if args.backend == "anvil":
         from poft.drivers.node.runner import RunFailed, run_node_mode
+        from poft.outputs.folder import prepare_output
 
+        if args.resume:
+            raise InputError("--resume is for the embedded backend; a node-mode run resumes "
+                             "by restarting its nodes (`poft chain restart`, `poft node`)")
+        prepare_output(out, overwrite=args.overwrite)
         try:
             summary = run_node_mode(config, out, progress=not args.no_progress)
         except RunFailed as exc:
@@ -176,7 +188,8 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
             return 130
     else:
-        summary = run_experiment(config, out, progress=not args.no_progress)
+        summary = run_experiment(config, out, progress=not args.no_progress,
+                                 resume=args.resume, overwrite=args.overwrite)
     print(format_summary(summary, out))
     return 0
 
@@ -220,5 +233,28 @@ def cmd_verify(args) -> int:
     return 0 if result.ok else 1
 
 
+def entry() -> None:
+    """The `poft` executable (and `python -m poft`): `main`, then exit with its status.
+
+    After Ctrl-C the process ends with `os._exit(130)` once its output is flushed: a
+    KeyboardInterrupt that passed through Python code run by a C extension on its way
+    up (PyRun_*) leaves CPython's "unhandled Ctrl-C" flag set even though `main`
+    handled it, and the interpreter would then end by killing itself with SIGINT
+    instead of returning 130."""
+    try:
+        status = main()
+    except KeyboardInterrupt:           # before `main` could handle it (parsing the flags)
+        print("poft: interrupted", file=sys.stderr)
+        status = 130
+    if status == 130:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
