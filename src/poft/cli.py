@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"poft {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:     # `poft verify ... | head`: the reader left; nothing to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as exc:  # noqa: BLE001 - the last resort: a bug, said as one
         print(f"poft {args.command}: this is a bug in poft, please report it: "
               f"{type(exc).__name__}: {one_line(exc)}"
