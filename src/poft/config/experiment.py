@@ -47,7 +47,7 @@ ImportPolicy = Literal["candidate", "init", "merge"]
 @dataclass
 class ExperimentSection:
     name: str = "poft"
-    seed: int = bounded(0, min=0)
+    seed: int = bounded(0, min=0, max=2**32 - 1)   # every derived seed fits in 64 bits
     rounds: int = bounded(10, min=1, max=10_000)
     # torch threads (0: torch's default, one per core). One by default: local training
     # in batches of 32 ran 1.5x faster on one thread than on two on a 2-core machine
