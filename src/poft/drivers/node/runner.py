@@ -140,7 +140,7 @@ def _start_nodes(sup: Supervisor, dep: DeploymentFile, config, password_file: Pa
     starting: list[Child] = []
     deadline = time.monotonic() + READY_TIMEOUT_S
     while waiting or starting:
-        sup.check_alive(nodes, allow_done=False)
+        sup.restart_crashed(nodes, MAX_RESTARTS)
         starting = [c for c in starting if not read_events(c.log_path, "ready")]
         while waiting and len(starting) < STARTING_AT_ONCE:
             child = sup.start(*waiting.pop(0))
