@@ -79,7 +79,7 @@ test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(VENV)/bin/poft run examples/two-networks.toml --out runs/two-networks
+	$(VENV)/bin/poft run examples/two-networks.toml --out runs/two-networks --overwrite
 
 # The optional `bench` extra (Flower + Ray, the baseline of bench/flower.py), every
 # version pinned by requirements-bench.lock: requirements.lock plus what Flower pulls,

@@ -112,7 +112,7 @@ def run_size(base_path: Path, workers: int, rounds: int, folder: Path) -> RunRes
     out, log = folder / f"run-{workers}", folder / f"run-{workers}.log"
     networks = len(tomllib.loads(config.read_text())["networks"])
     command = [sys.executable, "-m", "poft.cli", "run", str(config), "--out", str(out),
-               "--rounds", str(rounds), "--no-progress"]
+               "--rounds", str(rounds), "--no-progress", "--overwrite"]
     with log.open("w") as sink:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)

@@ -1,5 +1,3 @@
-import sys
+from poft.cli import entry
 
-from poft.cli import main
-
-sys.exit(main())
+entry()

@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--parallel", type=int, metavar="N",
                      help="train each round's workers in N processes (0: one per core, "
                           "1: serially); overrides [experiment].parallel_workers")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="go on with the interrupted run in --out from its last finished "
+                            "round (same config and seed; embedded backend)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="delete the run files already in --out first (a folder that holds "
+                            "files is refused otherwise)")
     run.add_argument("--backend", choices=["embedded", "anvil"], default="embedded",
                      help="embedded: every network in this process (default); anvil: node "
                           "mode, one anvil per network, a blob server and one `poft node` "
@@ -141,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"poft {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:     # `poft verify ... | head`: the reader left; nothing to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as exc:  # noqa: BLE001 - the last resort: a bug, said as one
         print(f"poft {args.command}: this is a bug in poft, please report it: "
               f"{type(exc).__name__}: {one_line(exc)}"
@@ -194,7 +205,12 @@ def cmd_run(args) -> int:
     out = Path(args.out or Path("runs") / config.experiment.name)
     if args.backend == "anvil":
         from poft.drivers.node.runner import RunFailed, run_node_mode
+        from poft.outputs.folder import prepare_output
 
+        if args.resume:
+            raise InputError("--resume is for the embedded backend; a node-mode run resumes "
+                             "by restarting its nodes (`poft chain restart`, `poft node`)")
+        prepare_output(out, overwrite=args.overwrite)
         try:
             summary = run_node_mode(config, out, progress=not args.no_progress)
         except RunFailed as exc:
@@ -205,7 +221,8 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
             return 130
     else:
-        summary = run_experiment(config, out, progress=not args.no_progress)
+        summary = run_experiment(config, out, progress=not args.no_progress,
+                                 resume=args.resume, overwrite=args.overwrite)
     print(format_summary(summary, out))
     return 0
 
@@ -249,5 +266,28 @@ def cmd_verify(args) -> int:
     return 0 if result.ok else 1
 
 
+def entry() -> None:
+    """The `poft` executable (and `python -m poft`): `main`, then exit with its status.
+
+    After Ctrl-C the process ends with `os._exit(130)` once its output is flushed: a
+    KeyboardInterrupt that passed through Python code run by a C extension on its way
+    up (PyRun_*) leaves CPython's "unhandled Ctrl-C" flag set even though `main`
+    handled it, and the interpreter would then end by killing itself with SIGINT
+    instead of returning 130."""
+    try:
+        status = main()
+    except KeyboardInterrupt:           # before `main` could handle it (parsing the flags)
+        print("poft: interrupted", file=sys.stderr)
+        status = 130
+    if status == 130:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

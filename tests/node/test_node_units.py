@@ -90,3 +90,57 @@ def test_event_log_lines_are_json(tmp_path):
     assert record["root"] == "0x0102" and record["round"] == 2
     (tmp_path / "log").write_text(stream.getvalue() + "Traceback (not json)\n")
     assert [e["event"] for e in read_events(tmp_path / "log")] == ["submitted"]
+
+
+def test_miner_with_nothing_admissible_does_not_propose_and_the_node_goes_on():
+    """All candidates non-finite: the node logs `no_proposal` once per attempt and lets
+    the AGGREGATE deadline pass (the chain then fails the round); it does not crash."""
+    from types import SimpleNamespace
+
+    from poft.drivers.node.duties import Duties
+    from poft.protocol.aggregate import NoAdmissibleCandidate
+
+    class Miner:
+        calls = 0
+
+        def propose(self, r):
+            Miner.calls += 1
+            raise NoAdmissibleCandidate("no admissible candidate")
+
+    emitted = []
+    duties = Duties.__new__(Duties)
+    duties.me, duties.done = "0xme", set()
+    duties.roles = SimpleNamespace(miner=Miner())
+    duties.reader = SimpleNamespace(proposal=lambda r: None, call=lambda name, r: 0)
+    duties.events = SimpleNamespace(emit=lambda event, **f: emitted.append((event, f)))
+    view = SimpleNamespace(round=3, current_miner="0xme")
+    assert duties.on_aggregate(view) is False
+    assert duties.on_aggregate(view) is False       # not retried every poll
+    assert Miner.calls == 1
+    assert [e for e, _ in emitted] == ["no_proposal"] and emitted[0][1]["level"] == "warning"
+
+
+def test_supervisor_restarts_a_crashed_child_a_bounded_number_of_times(tmp_path):
+    import sys
+
+    from poft.drivers.node.supervisor import RunFailed, Supervisor
+
+    flag = tmp_path / "crashed-once"
+    once = [sys.executable, "-c", f"import pathlib, sys; p = pathlib.Path({str(flag)!r}); "
+            "sys.exit(0) if p.exists() else (p.touch(), sys.exit(5))"]
+    always = [sys.executable, "-c", "import sys; sys.exit(7)"]
+    with Supervisor(tmp_path / "logs") as sup:
+        nodes = [sup.start("node/once", once), sup.start("node/always", always)]
+        for child in nodes:
+            child.process.wait(60)
+        sup.restart_crashed(nodes, max_restarts=1)
+        assert [c.restarts for c in nodes] == [1, 1]
+        for child in nodes:
+            child.process.wait(60)
+        assert nodes[0].exited() == 0
+        with pytest.raises(RunFailed, match="node/always exited with status 7 after 1 restart"):
+            sup.restart_crashed(nodes, max_restarts=1)
+    notes = [json.loads(line) for line in
+             (tmp_path / "logs" / "supervisor.log").read_text().splitlines()]
+    assert [(n["event"], n["node"], n["status"]) for n in notes] == [
+        ("restarted", "node/once", 5), ("restarted", "node/always", 7)]

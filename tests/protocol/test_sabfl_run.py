@@ -215,3 +215,69 @@ def test_attackers_go_on_when_every_honest_update_diverged(tmp_path, attack):
         candidates = net.anyone.candidates(round_id)
     assert sum(isinstance(w, ByzantineWorker) for w in net.workers) == 2
     assert len(candidates) == len(net.workers)        # the attackers submitted too
+
+
+def test_round_without_admissible_candidate_fails_and_the_run_goes_on(tmp_path):
+    """Every update non-finite: no miner proposes, the AGGREGATE deadlines pass (each
+    backup miner in turn), the round fails on chain and the next round starts from the
+    same global model."""
+    config = tiny()
+    with InProcessDriver(config, tmp_path) as driver:
+        net = driver.networks[0]
+        genesis_root = net.anyone.global_model().root.hex()
+        originals = {w: w.local_update for w in net.workers}
+        for worker in net.workers:
+            worker.local_update = lambda start: torch.full_like(start, float("nan"))
+        failed = driver.run_round()[0]
+        assert not failed.finalized and failed.model_root == genesis_root
+        assert len(failed.miners_tried) == 2                     # the proposer and its backup
+        assert net.anyone.phase() == Phase.IDLE and net.anyone.checkpoint(1) is None
+        for worker, local_update in originals.items():
+            worker.local_update = local_update
+        second = driver.run_round()[0]
+    assert second.round == 2 and second.finalized and second.model_root != genesis_root
+
+
+def test_verify_puts_the_verdict_first_and_says_when_it_did_not_recompute(attacked_run, capsys):
+    _, out, _, _ = attacked_run
+    model = str(out / "models/alpha/round-2.safetensors")
+    assert poft(["verify", model, "--deployment", str(out / "deployment.json")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("VERIFIED") and "alpha round 2" in printed[0]
+    assert any("NOT re-executed" in line and "--recompute" in line for line in printed[:4])
+    assert poft(["verify", model, "--deployment", str(out / "deployment.json"),
+                 "--recompute"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("VERIFIED") and "re-executed for every round" in printed[2]
+
+
+def test_verify_bad_input_is_one_line_exit_2(attacked_run, tmp_path, capsys):
+    _, out, _, _ = attacked_run
+    deployment = str(out / "deployment.json")
+    model = str(out / "models/alpha/round-2.safetensors")
+
+    def verify(model, deployment):
+        code = poft(["verify", model, "--deployment", deployment])
+        captured = capsys.readouterr()
+        assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+        return code, captured.err
+
+    code, err = verify(str(tmp_path / "missing.safetensors"), deployment)
+    assert code == 2 and "does not exist" in err
+    not_a_model = tmp_path / "notes.safetensors"
+    not_a_model.write_text("these are not weights, just some text")
+    code, err = verify(str(not_a_model), deployment)
+    assert code == 2 and "not a safetensors model" in err
+    code, err = verify(model, str(tmp_path / "missing.json"))
+    assert code == 2 and "does not exist" in err
+    info = json.loads((out / "deployment.json").read_text())
+    del info["store"]
+    broken = tmp_path / "deployment.json"
+    broken.write_text(json.dumps(info))
+    code, err = verify(model, str(broken))
+    assert code == 2 and "no 'store' entry" in err and "deployment.json that `poft run`" in err
+    info = json.loads((out / "deployment.json").read_text())
+    del info["networks"]["alpha"]["ledger_address"]
+    broken.write_text(json.dumps(info))
+    code, err = verify(model, str(broken))
+    assert code == 2 and "'ledger_address'" in err and "network 'alpha'" in err

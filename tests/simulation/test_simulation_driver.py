@@ -113,3 +113,16 @@ def test_a_diverged_round_does_not_stop_the_run(attack):
     assert len(result.accuracy_by_round) == 2
     for weights in result.weights_by_round:
         assert all(math.isfinite(w) for w in weights)
+
+
+def test_round_without_admissible_candidate_keeps_the_model(monkeypatch):
+    """Every candidate non-finite: the round fails as on chain (the model stays, no
+    weights) and the run goes on."""
+    from poft.drivers.simulation import SimNetwork
+
+    monkeypatch.setattr(SimNetwork, "local_update",
+                        lambda self, who, start: torch.full_like(start, float("nan")))
+    result = simulate(tiny(rounds=2, fraction=0.0)).network()
+    assert result.weights_by_round == [[0.0] * 10, [0.0] * 10]
+    assert len(result.accuracy_by_round) == 2
+    assert result.accuracy_by_round[0] == result.accuracy_by_round[1]

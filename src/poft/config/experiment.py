@@ -50,7 +50,7 @@ class ExperimentSection:
 
     name: str = option("poft", doc="the run's name: the default output folder is "
                        "runs/<name>, and the report's title")
-    seed: int = bounded(0, min=0, doc="seeds everything: data split, population plan, genesis "
+    seed: int = bounded(0, min=0, max=2**32 - 1, doc="seeds everything: data split, population plan, genesis "
                         "model, participants' RNGs and the embedded chains (`poft run --seed`)")
     rounds: int = bounded(10, min=1, max=10_000, doc="federated rounds per network "
                           "(`poft run --rounds`)")

@@ -8,6 +8,7 @@ where the protocol allows, identical) numbers under all of them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +24,8 @@ from poft.protocol.aggregate import AggregationSpec
 
 # Builds a model for samples of `input_shape` and `num_classes` classes (build_model's shape).
 ModelFactory = Callable[[tuple[int, ...], int], torch.nn.Module]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,12 @@ def load_experiment_data(config: ExperimentConfig, inputs: ExperimentInputs | No
         train = load_dataset(d.dataset, "train", **options)
         test = load_dataset(d.dataset, "test", **options)
     generator = torch.Generator().manual_seed(seed)
+    for key, size, split in (("train_samples", d.train_samples, train),
+                             ("test_samples", d.test_samples, test)):
+        if size is not None and size > len(split):
+            kind = "training" if key == "train_samples" else "test"
+            log.warning("data.%s = %d is more than the %d samples of the %s %s set; using "
+                        "all %d", key, size, len(split), d.dataset, kind, len(split))
     return ExperimentData(train=_subsample(train, d.train_samples, generator),
                           test=_subsample(test, d.test_samples, generator))
 
@@ -70,7 +79,7 @@ def load_experiment_data(config: ExperimentConfig, inputs: ExperimentInputs | No
 def _subsample(data: ArrayDataset, size: int | None, generator: torch.Generator
                ) -> ArrayDataset:
     if size is None or size >= len(data):
-        return data
+        return data     # a size above the data's was warned about by the caller
     return data.subset(torch.randperm(len(data), generator=generator)[:size].sort().values)
 
 

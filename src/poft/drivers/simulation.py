@@ -82,7 +82,12 @@ from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
 from poft.learning.training import evaluate, local_train
-from poft.protocol.aggregate import AggregationSpec, RoundInputs, aggregate_round
+from poft.protocol.aggregate import (
+    AggregationSpec,
+    NoAdmissibleCandidate,
+    RoundInputs,
+    aggregate_round,
+)
 from poft.protocol.timing import PhaseTimer
 from poft.protocol.worker import Trainer
 
@@ -222,15 +227,19 @@ class SimNetwork:
         # FLTrust's reference is local training: booked under "train", outside "aggregate".
         reference = (self.reference_update(theta, committee[0])
                      if self.rule == "fltrust" else None)
+        weights = [0.0] * len(self.workers)
         with self.timer.phase("aggregate"):
             spec = self.round_spec(theta, candidates, reference)
-            result = aggregate_round(RoundInputs(theta, candidates, losses,
-                                                 self.previous_delta), spec)
-        self.previous_delta = result.model.to(torch.float64) - theta.to(torch.float64)
-        self.global_vec = result.model
-        weights = [0.0] * len(self.workers)
-        for position, worker_index in enumerate(order):
-            weights[worker_index] = float(result.weights[position])
+            try:
+                result = aggregate_round(RoundInputs(theta, candidates, losses,
+                                                     self.previous_delta), spec)
+            except NoAdmissibleCandidate:
+                result = None   # the round fails, as on chain: the model stays
+        if result is not None:
+            self.previous_delta = result.model.to(torch.float64) - theta.to(torch.float64)
+            self.global_vec = result.model
+            for position, worker_index in enumerate(order):
+                weights[worker_index] = float(result.weights[position])
         record = self.record(round_id, weights)
         self.result.add(record)
         return record

@@ -17,12 +17,13 @@ block hashes) and the content-addressed store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from poft.commitment import CommitmentError, commit_bytes, load_canonical
-from poft.errors import PoftError
+from poft.errors import InputError, PoftError
 from poft.ledger import Deployment, LedgerClient, LedgerError, weights_hash
 from poft.ledger.eip712 import checkpoint_digest, recover
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
@@ -35,44 +36,84 @@ class VerificationFailed(PoftError):
     """One link of the lineage does not hold; the message says which and why."""
 
 
+DEPLOYMENT_HINT = ("it should be the deployment.json that `poft run` wrote into its output "
+                   "folder (keys 'store' and 'networks'; per network 'backend', the contract "
+                   "addresses, 'journal' or 'rpc_url', 'genesis_uri', 'aggregation')")
+
+
 @dataclass
 class VerifyResult:
     ok: bool = True
     lines: list[str] = field(default_factory=list)
     reason: str = ""
+    model: str = ""
+    finalized_by: str = ""          # "alpha round 8"
+    rounds: int = 0                 # rounds of the lineage checked
+    recomputed: bool = False
 
     def say(self, text: str, depth: int = 0) -> None:
         self.lines.append("  " * depth + text)
 
     def render(self) -> str:
-        verdict = "VERIFIED" if self.ok else f"FAILED: {self.reason}"
-        return "\n".join(self.lines + [verdict])
+        """The verdict and a short summary first, the lineage's details after."""
+        if self.ok:
+            head = [f"VERIFIED: {self.model} is the model finalized by {self.finalized_by}",
+                    f"  lineage: {self.rounds} round(s) checked on chain (roots, committee "
+                    "attestations, candidates and rewards, cross-chain imports)"]
+            if self.recomputed:
+                head.append("  aggregation: re-executed for every round from the stored "
+                            "blobs; it matches the finalized models and weights")
+            else:
+                head.append("  aggregation: NOT re-executed (the finalized models were not "
+                            "recomputed from their inputs); add --recompute to check that")
+        else:
+            head = [f"FAILED: {self.reason}"]
+        if self.lines:
+            head += ["", "details:"] + ["  " + line for line in self.lines]
+        return "\n".join(head)
 
 
 class LineageVerifier:
     def __init__(self, deployment_file: str | Path, recompute: bool):
         self.path = Path(deployment_file)
-        info = json.loads(self.path.read_text())
+        info = read_deployment(self.path)
         base = self.path.parent
-        self.store = open_store(_resolve(base, info["store"]))
+        self.store = open_store(_resolve(base, need(info, "store", self.path)))
         self.recompute = recompute
         self.networks: dict[str, tuple[LedgerClient, dict]] = {}
-        for name, entry in info["networks"].items():
-            backend = open_backend(entry, base)
+        networks = need(info, "networks", self.path)
+        if not isinstance(networks, dict) or not networks:
+            raise InputError(f"deployment file {str(self.path)!r}: 'networks' names no "
+                             f"network; {DEPLOYMENT_HINT}")
+        for name, entry in networks.items():
+            where = f" (network {name!r})"
+            required = [f.name for f in dataclasses.fields(Deployment)
+                        if f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING]
+            for key in required + (["genesis_uri", "aggregation"] if recompute else []):
+                need(entry, key, self.path, where)
+            backend = open_backend(entry, base, self.path, where)
             client = LedgerClient.for_deployment(backend, deployment_of(entry))
             self.networks[name] = (client, entry)
-        self.result = VerifyResult()
+        self.result = VerifyResult(recomputed=recompute)
         self.checked: set[tuple[str, int]] = set()
 
     def verify_file(self, model_file: str | Path) -> VerifyResult:
+        blob = read_model(model_file)
+        self.result.model = str(model_file)
         try:
-            blob = Path(model_file).read_bytes()
             root = commit_bytes(blob).root
+        except CommitmentError as exc:
+            raise InputError(f"{str(model_file)!r} is not a safetensors model written by "
+                             f"`poft run` ({exc})") from None
+        try:
             self.result.say(f"model {model_file}: root 0x{root.hex()}")
             name, round_id = self.find_finalizing_round(root)
+            self.result.finalized_by = f"{name} round {round_id}"
             self.verify_round(name, round_id, depth=0)
         except (VerificationFailed, CommitmentError, StoreError, OSError) as exc:
             self.result.ok, self.result.reason = False, str(exc)
+        self.result.rounds = len(self.checked)
         return self.result
 
     def find_finalizing_round(self, root: bytes) -> tuple[str, int]:
@@ -184,12 +225,52 @@ class LineageVerifier:
                         depth)
 
 
-def open_backend(entry: dict, base: Path):
+def read_deployment(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"deployment file {str(path)!r} does not exist; {DEPLOYMENT_HINT}")
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"deployment file {str(path)!r} is not readable JSON ({exc}); "
+                         f"{DEPLOYMENT_HINT}") from None
+    if not isinstance(info, dict):
+        raise InputError(f"deployment file {str(path)!r} is not a JSON object; "
+                         f"{DEPLOYMENT_HINT}")
+    return info
+
+
+def need(table, key: str, path: Path, where: str = ""):
+    """`table[key]`, or an InputError that names the missing key and the file's shape."""
+    if not isinstance(table, dict) or key not in table:
+        raise InputError(f"deployment file {str(path)!r}{where} has no {key!r} entry; "
+                         f"{DEPLOYMENT_HINT}")
+    return table[key]
+
+
+def read_model(model_file: str | Path) -> bytes:
+    path = Path(model_file)
+    if not path.is_file():
+        raise InputError(f"model file {str(path)!r} does not exist (or is not a file); "
+                         "name a .safetensors model written by `poft run` (models/<network>/"
+                         "round-<r>.safetensors)")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"model file {str(path)!r} cannot be read ({exc})") from None
+
+
+def open_backend(entry: dict, base: Path, path: Path = Path("deployment.json"),
+                 where: str = ""):
     from poft.ledger import EmbeddedBackend, RpcBackend
 
-    if entry["backend"] == "embedded":
-        return EmbeddedBackend.replay(_resolve(base, entry["journal"]))
-    return RpcBackend(entry["rpc_url"])
+    if need(entry, "backend", path, where) == "embedded":
+        journal = Path(_resolve(base, need(entry, "journal", path, where)))
+        if not journal.is_file():
+            raise InputError(f"chain journal {str(journal)!r} named by deployment file "
+                             f"{str(path)!r} does not exist; the run's chain/ folder must sit "
+                             "next to its deployment.json")
+        return EmbeddedBackend.replay(journal)
+    return RpcBackend(need(entry, "rpc_url", path, where))
 
 
 def deployment_of(entry: dict) -> Deployment:
@@ -199,14 +280,18 @@ def deployment_of(entry: dict) -> Deployment:
 
 
 def verify_model(model_file, deployment_file, *, recompute: bool = False) -> VerifyResult:
+    """The verdict on `model_file`'s lineage. Bad input (a missing or non-model file, a
+    missing or malformed deployment file) raises InputError; a lineage that does not
+    hold (or a chain journal that does not reproduce its head) is a failed result."""
+    read_model(model_file)          # a missing model is bad input, before opening chains
     try:
         verifier = LineageVerifier(deployment_file, recompute)
-    except (OSError, KeyError, ValueError, LedgerError) as exc:
-        return VerifyResult(ok=False, reason=f"cannot use deployment {deployment_file}: {exc}")
+    except LedgerError as exc:
+        return VerifyResult(ok=False, model=str(model_file),
+                            reason=f"cannot use deployment {deployment_file}: {exc}")
     return verifier.verify_file(model_file)
 
 
 def _resolve(base: Path, path: str) -> str:
     p = Path(path)
     return str(p if p.is_absolute() else base / p)
-

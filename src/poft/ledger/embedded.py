@@ -132,23 +132,37 @@ class EmbeddedBackend(LedgerBackend):
             self.mine(1)
 
     def save_journal(self, path) -> None:
-        """Write the chain journal (seed, every transaction and mined block, head hash)."""
+        """Write the chain journal (seed, every transaction and mined block, head hash);
+        atomically, so an interrupted run leaves the previous journal whole."""
         record = {"seed": self.seed, "genesis_timestamp": self._genesis_timestamp,
-                  "entries": self.journal, "head": self.block_hash(self.block_number).hex()}
-        Path(path).write_text(json.dumps(record))
+                  "entries": self.journal, "head": self.head_hash()}
+        path = Path(path)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(record))
+        partial.replace(path)
+
+    def head_hash(self) -> str:
+        return self.block_hash(self.block_number).hex()
+
+    def apply_journal(self, entries) -> None:
+        """Execute journal entries (("tx", raw hex) or ("mine", n)) on this chain, in order;
+        local nonces are re-read afterwards."""
+        for kind, value in entries:
+            if kind in ("tx", "ptx"):     # ptx: a transaction left pending (automine off)
+                raw = bytes.fromhex(value)
+                self._submit(raw, keccak(raw), "", 0, automine=kind == "tx")
+            else:
+                self.mine(int(value))
+        with self._lock:
+            self._nonces.clear()
 
     @classmethod
     def replay(cls, path) -> "EmbeddedBackend":
         """A new embedded chain rebuilt from a journal; it must end on the recorded head."""
         record = json.loads(Path(path).read_text())
         backend = cls(seed=record["seed"], genesis_timestamp=record["genesis_timestamp"])
-        for kind, value in record["entries"]:
-            if kind in ("tx", "ptx"):
-                raw = bytes.fromhex(value)
-                backend._submit(raw, keccak(raw), "", 0, automine=kind == "tx")
-            else:
-                backend.mine(int(value))
-        head = backend.block_hash(backend.block_number).hex()
+        backend.apply_journal(record["entries"])
+        head = backend.head_hash()
         if head != record["head"]:
             raise LedgerError(f"chain journal {path} does not reproduce its recorded head block "
                               f"(got 0x{head[:16]}…, recorded 0x{record['head'][:16]}…): it was "

@@ -25,12 +25,20 @@ import torch
 
 from poft.aggregation import get_rule
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
+from poft.errors import PoftError
 from poft.ledger import weights_to_fixed
 
 # Largest f each f-rule allows for n candidates (Krum: n > 2f + 2; trimmed mean:
 # n > 2f; Bulyan: n >= 4f + 3).
 F_RULES = {"krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
            "trimmed_mean": lambda n: (n - 1) // 2, "bulyan": lambda n: (n - 3) // 4}
+
+
+class NoAdmissibleCandidate(PoftError, ValueError):
+    """Every candidate of the round has a non-finite loss or non-finite parameters:
+    there is nothing to aggregate. The miner does not propose; the round fails on
+    chain at its AGGREGATE deadline (after the backup miners) and the next round
+    starts from the same global model."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregat
     population = approximate_population_loss(inputs.losses.to(torch.float64))
     admissible = torch.isfinite(population) & torch.isfinite(inputs.candidates).all(dim=1)
     if not bool(admissible.any()):
-        raise ValueError("no admissible candidate: every update has a non-finite loss "
+        raise NoAdmissibleCandidate("no admissible candidate: every update has a non-finite loss "
                          "or non-finite parameters")
     theta = inputs.global_vec.to(torch.float64)
     deltas = inputs.candidates[admissible].to(torch.float64) - theta

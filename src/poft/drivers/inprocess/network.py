@@ -18,6 +18,7 @@ from poft.learning.training import evaluate
 from poft.ledger import Phase
 from poft.outputs.economics import round_money
 from poft.outputs.metrics import ChainRoundRecord
+from poft.protocol.aggregate import NoAdmissibleCandidate
 from poft.protocol.miner import Miner
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.timing import PhaseTimer
@@ -100,13 +101,22 @@ class NetworkRuntime:
             self.workers[i].act(round_id, head)
 
     def finalize(self, round_id: int, committee) -> tuple[list[str], Miner | None]:
-        """Miners propose in order until the validators finalize one proposal."""
+        """Miners propose in order until the validators finalize one proposal. A miner
+        with nothing admissible to aggregate does not propose: the AGGREGATE deadline
+        passes, the chain moves to the next backup miner, and with none left the round
+        fails (the global model stays)."""
         tried = []
         while self.anyone.phase() == Phase.AGGREGATE:
             address = self.anyone.round_state().current_miner
             tried.append(address)
             miner = self.stakers[address].miner
-            miner.propose(round_id)
+            try:
+                miner.propose(round_id)
+            except NoAdmissibleCandidate as exc:
+                log.warning("%s round %d: miner %s does not propose: %s", self.name,
+                            round_id, address, exc)
+                self.finish_phase(Phase.AGGREGATE)
+                continue
             for validator in committee.validators:
                 if self.anyone.phase() != Phase.ATTEST:
                     break       # final, or rejected by > 1/3 of the stake

@@ -133,6 +133,7 @@ class NetworkHistory:
         self.byzantine = {p.address for p in dep.participants(name) if p.name in byzantine}
         self.workers = {p.address for p in dep.participants(name) if p.kind == "worker"}
         self.finals = finalized_rounds(self.reader)
+        self.gas = round_gas(self.reader, self.reader.backend)
 
     def records(self, rounds: int, out: Path) -> list[dict]:
         genesis = self.store.get(parse_location(self.genesis_uri))
@@ -168,5 +169,43 @@ class NetworkHistory:
             byzantine=[c.owner in self.byzantine for c in candidates],
             imported=[c.is_import for c in candidates], weights=weights,
             committee=list(committee.validators), miners_tried=committee.miners[:attempts],
-            seconds=dict(self.results.round_seconds.get((self.name, r), {})), gas={},
-            rewards=rewards, slashed=slashed)
+            seconds=dict(self.results.round_seconds.get((self.name, r), {})),
+            gas=dict(self.gas.get(r, {})), rewards=rewards, slashed=slashed)
+
+
+def round_gas(reader: LedgerClient, backend) -> dict[int, dict[str, int]]:
+    """Gas used per round and call kind, read from the chain: every transaction to the
+    network's ledger or bridge from the block that opened round r up to the block that
+    opened r + 1 (settling r and relaying its checkpoint included), keyed by the
+    method it called (`"<method> (reverted)"` for a reverted one), as the in-process
+    driver's records name them."""
+    opened = sorted((e["round"], e.block_number) for e in reader.events("RoundOpened"))
+    if not opened:
+        return {}
+    ledger = reader.address.lower()
+    kinds = {fn.selector: name for name, fn in reader.contract.interface.functions.items()}
+    bridge = reader.call("bridge")
+    contracts = {ledger}
+    if bridge and int(bridge, 16):
+        contracts.add(bridge.lower())
+        bridge_client = BridgeClient(backend, bridge)
+        kinds.update({fn.selector: name for name, fn in
+                      bridge_client.contract.interface.functions.items()})
+    last = backend.block_number
+    starts = [block for _, block in opened] + [last + 1]
+    gas: dict[int, dict[str, int]] = {}
+    for (round_id, first), end in zip(opened, starts[1:]):
+        per_kind: dict[str, int] = defaultdict(int)
+        for number in range(first, end):
+            block = backend.rpc("eth_getBlockByNumber", hex(number), True) or {}
+            for tx in block.get("transactions", []):
+                if (tx.get("to") or "").lower() not in contracts:
+                    continue
+                receipt = backend.rpc("eth_getTransactionReceipt", tx["hash"])
+                data = tx.get("input") or tx.get("data") or "0x"
+                kind = kinds.get(bytes.fromhex(data[2:10]), "unknown")
+                if int(receipt["status"], 16) != 1:
+                    kind += " (reverted)"
+                per_kind[kind] += int(receipt["gasUsed"], 16)
+        gas[round_id] = dict(per_kind)
+    return gas

@@ -9,7 +9,7 @@ and `Duties.step` runs whatever its roles owe in that state:
 | IDLE      | open the next round (anyone), once linked imports have arrived    |
 | TRAIN     | worker: train and submit; relayer: add pending imports as candidates |
 | EVALUATE  | validator on the committee: report losses                          |
-| AGGREGATE | the current miner: propose the aggregate                           |
+| AGGREGATE | the current miner: propose the aggregate (nothing admissible: no proposal, the deadline moves on) |
 | ATTEST    | validator on the committee: recompute, attest or reject            |
 | FINAL     | the finalizing miner settles; anyone else after a grace period     |
 | any       | stakers sign final checkpoints for export; relayers relay them     |
@@ -31,6 +31,7 @@ from poft.drivers.node.crosschain import CrossChainDuties
 from poft.drivers.node.waits import BoundedWaits
 from poft.ledger import ContractRevert, Phase
 from poft.ledger.types import ZERO32
+from poft.protocol.aggregate import NoAdmissibleCandidate
 from poft.protocol.round_replay import recompute_round
 from poft.protocol.worker import ByzantineWorker
 
@@ -190,8 +191,20 @@ class Duties:
             return False
         if self.reader.proposal(r) is not None:
             return False
-        result = miner.propose(r)
-        self.events.emit("proposed", round=r, attempt=self.reader.call("miner_index", r),
+        attempt = self.reader.call("miner_index", r)
+        if ("no_proposal", r, attempt) in self.done:
+            return False
+        try:
+            result = miner.propose(r)
+        except NoAdmissibleCandidate as exc:
+            # Nothing to aggregate: no proposal. The AGGREGATE deadline passes, the next
+            # backup miner gets its turn, and with none left the round fails on chain
+            # (the global model stays); `advance_if_late` moves it along.
+            self.done.add(("no_proposal", r, attempt))
+            self.events.emit("no_proposal", level="warning", round=r, attempt=attempt,
+                             reason=str(exc))
+            return False
+        self.events.emit("proposed", round=r, attempt=attempt,
                          weights=[round(w, 4) for w in result.weights.tolist()],
                          malicious=miner.malicious)
         return True

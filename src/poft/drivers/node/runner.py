@@ -41,6 +41,7 @@ from poft.ledger.anvil import free_port
 KDF_ITERATIONS = 2**14     # throwaway keys of one local run, behind a random password
 READY_TIMEOUT_S = 600.0    # many processes importing torch on few cores take a while
 STARTING_AT_ONCE = 4            # nodes loading data at the same time (memory peak)
+MAX_RESTARTS = 3                # a crashed node is started again at most this often
 
 
 def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
@@ -139,7 +140,7 @@ def _start_nodes(sup: Supervisor, dep: DeploymentFile, config, password_file: Pa
     starting: list[Child] = []
     deadline = time.monotonic() + READY_TIMEOUT_S
     while waiting or starting:
-        sup.check_alive(nodes, allow_done=False)
+        sup.restart_crashed(nodes, MAX_RESTARTS)
         starting = [c for c in starting if not read_events(c.log_path, "ready")]
         while waiting and len(starting) < STARTING_AT_ONCE:
             child = sup.start(*waiting.pop(0))
@@ -161,7 +162,8 @@ def _open_first_rounds(dep: DeploymentFile) -> None:
 
 def _watch(sup: Supervisor, dep: DeploymentFile, config, nodes: list[Child], progress: bool,
            block_time: float) -> None:
-    """Wait until every node has exited 0 (its rounds done); fail fast on a crash."""
+    """Wait until every node has exited 0 (its rounds done); a crashed node is restarted
+    (at most MAX_RESTARTS times, then the run fails with its log)."""
     rounds = config.experiment.rounds
     readers = {n: LedgerClient.for_deployment(RpcBackend(dep.rpc_url(n)), dep.deployment(n))
                for n in dep.network_names}
@@ -171,8 +173,8 @@ def _watch(sup: Supervisor, dep: DeploymentFile, config, nodes: list[Child], pro
                desc=config.experiment.name, dynamic_ncols=True)
     done_rounds = {n: 0 for n in readers}
     with bar:
-        while any(c.exited() is None for c in nodes):
-            sup.check_alive(nodes)
+        while not all(c.exited() == 0 for c in nodes):
+            sup.restart_crashed(nodes, MAX_RESTARTS)   # nodes resume from chain state
             for name, reader in readers.items():
                 decided = _decided_rounds(reader)
                 if decided > done_rounds[name]:
@@ -183,7 +185,6 @@ def _watch(sup: Supervisor, dep: DeploymentFile, config, nodes: list[Child], pro
                 raise RunFailed(f"the run did not finish in time; still running: "
                                 f"{', '.join(stuck)}; logs in {sup.log_dir}")
             time.sleep(0.5)
-    sup.check_alive(nodes)
 
 
 def _decided_rounds(reader: LedgerClient) -> int:

@@ -4,20 +4,28 @@ Each child runs in its own session (a Ctrl-C at the terminal reaches only the
 supervisor, which then stops its children in order instead of leaving some
 half-dead), writes stdout and stderr into its own log file, and is stopped with
 SIGTERM, then SIGKILL after a grace period. Nothing is ever stopped by name.
+
+A node that crashes is started again with the same command line, a bounded
+number of times (`restart_crashed`): nodes resume from chain state, so the run
+goes on. Each restart is a JSON line in `supervisor.log` and a warning.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from poft.drivers.node.log import read_events
 from poft.errors import PoftError
+
+log = logging.getLogger(__name__)
 
 
 class RunFailed(PoftError):
@@ -29,6 +37,8 @@ class Child:
     name: str
     process: subprocess.Popen
     log_path: Path
+    argv: list[str] = field(default_factory=list)
+    restarts: int = 0
 
     @property
     def pid(self) -> int:
@@ -64,9 +74,34 @@ class Supervisor:
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, env=self.env,
                                        start_new_session=True)
-        child = Child(name, process, log_path)
+        child = Child(name, process, log_path, list(argv))
         self.children.append(child)
         return child
+
+    def restart_crashed(self, children: list[Child], max_restarts: int) -> None:
+        """Start again (in place in `children`) each child that exited non-zero, at most
+        `max_restarts` times per child; RunFailed (with its log) after that."""
+        for i, child in enumerate(children):
+            code = child.exited()
+            if code is None or code == 0:
+                continue
+            if child.restarts >= max_restarts:
+                raise RunFailed(f"{child.name} exited with status {code} after "
+                                f"{child.restarts} restart(s); log {child.log_path}:\n"
+                                f"{child.tail()}")
+            again = self.start(child.name, child.argv)
+            again.restarts = child.restarts + 1
+            children[i] = again
+            self.note("restarted", node=child.name, status=code, restart=again.restarts,
+                      max_restarts=max_restarts, pid=again.pid)
+            log.warning("%s exited with status %s; restarted (%d of at most %d)", child.name,
+                        code, again.restarts, max_restarts)
+
+    def note(self, event: str, **fields) -> None:
+        """A JSON line in the supervisor's own log (logs/supervisor.log)."""
+        record = {"t": time.time(), "event": event, **fields}
+        with open(self.log_dir / "supervisor.log", "a") as out:
+            out.write(json.dumps(record) + "\n")
 
     def run_to_end(self, name: str, argv: list[str], timeout: float) -> Child:
         """Run a child to completion; RunFailed (with its log) unless it exits 0."""

@@ -1,0 +1,86 @@
+"""Ctrl-C (a real SIGINT) during `python -m poft run`: one line, exit 130, no traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = """
+[experiment]
+name = "tiny"
+rounds = 50
+threads = 1
+[data]
+dataset = "digits"
+validator_samples = 100
+[model]
+name = "mlp"
+hidden = 16
+[ledger]
+phase_blocks = 40
+[[networks]]
+name = "alpha"
+workers = 3
+stakers = 3
+validators = 2
+miners = 1
+"""
+
+
+def wait_for(predicate, proc, timeout=240.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run did not get there in time"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("when", ["setup", "rounds"])
+def test_sigint_prints_one_line_and_exits_130(tmp_path, when):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "poft", "run", str(config), "--out", str(out),
+                             "--no-progress"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if when == "setup":      # building the chains (contracts compiled and deployed)
+            wait_for(lambda: (out / "config.toml").is_file(), proc)
+        else:                    # between and inside rounds
+            metrics = out / "metrics.jsonl"
+            wait_for(lambda: metrics.is_file() and metrics.read_text().count("\n") >= 1, proc)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert stderr == "poft run: interrupted\n", stderr
+    assert "Traceback" not in stdout
+
+
+def test_ctrl_c_exits_130_even_when_cpython_saw_it_unhandled_on_its_way(tmp_path):
+    """A KeyboardInterrupt that passed through Python run by a C extension (PyRun_*) sets
+    CPython's unhandled-interrupt flag; `python -m poft` must still exit 130 (the old
+    `sys.exit(main())` ended by killing itself with SIGINT: status -2)."""
+    (tmp_path / "interrupted_poft.py").write_text(
+        "import ctypes\n"
+        "from poft import cli\n"
+        "def interrupted(args):\n"
+        "    ctypes.c_int.in_dll(ctypes.pythonapi, '_Py_UnhandledKeyboardInterrupt').value = 1\n"
+        "    raise KeyboardInterrupt\n"
+        "cli.dispatch = interrupted\n"
+        "exec(open(cli.__file__.replace('cli.py', '__main__.py')).read())\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(tmp_path)])}
+    proc = subprocess.run([sys.executable, "-m", "interrupted_poft", "run", "x.toml"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr == "poft run: interrupted\n"
