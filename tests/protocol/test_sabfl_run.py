@@ -221,7 +221,7 @@ def test_round_without_admissible_candidate_fails_and_the_run_goes_on(tmp_path):
     """Every update non-finite: no miner proposes, the AGGREGATE deadlines pass (each
     backup miner in turn), the round fails on chain and the next round starts from the
     same global model."""
-    config = tiny()
+    config = trained_here(tiny())
     with InProcessDriver(config, tmp_path) as driver:
         net = driver.networks[0]
         genesis_root = net.anyone.global_model().root.hex()

@@ -122,7 +122,9 @@ def test_round_without_admissible_candidate_keeps_the_model(monkeypatch):
 
     monkeypatch.setattr(SimNetwork, "local_update",
                         lambda self, who, start: torch.full_like(start, float("nan")))
-    result = simulate(tiny(rounds=2, fraction=0.0)).network()
+    config = tiny(rounds=2, fraction=0.0)
+    config.experiment.parallel_workers = 1      # the patched local_update runs in this process
+    result = simulate(config).network()
     assert result.weights_by_round == [[0.0] * 10, [0.0] * 10]
     assert len(result.accuracy_by_round) == 2
     assert result.accuracy_by_round[0] == result.accuracy_by_round[1]
