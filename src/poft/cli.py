@@ -3,7 +3,8 @@
     poft run CONFIG.toml [--out DIR] [--seed N] [--rounds N]
     poft verify MODEL --deployment FILE [--recompute]
     poft bench robustness CONFIG --out DIR     poft bench convex CONFIG --out DIR
-    poft run CONFIG.toml --backend anvil       (node mode: chains, store, one process each)
+    poft run CONFIG.toml --backend anvil       (node mode: chains, store, one process each;
+                                               --backend hardhat: on hardhat nodes)
     poft chain up|down|restart ...             poft node ...     poft store serve DIR
 
 Each subcommand's `--help` explains its arguments. Errors in configs and inputs
@@ -36,6 +37,7 @@ EXAMPLES = """examples:
   poft bench robustness examples/robustness-small.toml --out runs/robustness-small
   poft bench convex examples/convex.toml --out runs/convex
   poft run examples/two-networks.toml --backend anvil --out runs/two-anvil
+  poft run examples/quickstart.toml --backend hardhat --out runs/q-hardhat
   poft chain up --config examples/two-networks.toml --out run/deployment.json --keystores
   poft node --deployment run/deployment.json --network alpha \\
        --key run/keys/alpha/staker-0.json --roles validator,miner,relayer
@@ -70,10 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--parallel", type=int, metavar="N",
                      help="train each round's workers in N processes (0: one per core, "
                           "1: serially); overrides [experiment].parallel_workers")
-    run.add_argument("--backend", choices=["embedded", "anvil"], default="embedded",
+    run.add_argument("--backend", choices=["embedded", "anvil", "hardhat"], default="embedded",
                      help="embedded: every network in this process (default); anvil: node "
                           "mode, one anvil per network, a blob server and one `poft node` "
-                          "process per participant")
+                          "process per participant; hardhat: the same on hardhat nodes "
+                          "(in memory: gone after the run, so no `poft verify` afterwards)")
 
     verify = sub.add_parser("verify", help="check a model's lineage on chain",
                             description="Recompute MODEL's Merkle root, find the round that "
@@ -192,11 +195,12 @@ def cmd_run(args) -> int:
                                                      crosschain=not args.no_crosschain,
                                                      parallel_workers=args.parallel)
     out = Path(args.out or Path("runs") / config.experiment.name)
-    if args.backend == "anvil":
+    if args.backend in ("anvil", "hardhat"):
         from poft.drivers.node.runner import RunFailed, run_node_mode
 
         try:
-            summary = run_node_mode(config, out, progress=not args.no_progress)
+            summary = run_node_mode(config, out, progress=not args.no_progress,
+                                    node=args.backend)
         except RunFailed as exc:
             print(f"poft run: node mode failed: {exc}", file=sys.stderr)
             return 1
