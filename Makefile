@@ -10,7 +10,7 @@ PIP         := $(PY) -m pip --disable-pip-version-check -q
 STAMP       := $(VENV)/.poft-installed
 BENCH_STAMP := $(VENV)/.poft-bench-installed
 FMNIST_DIR  := /usr/share/datasets/fashion-mnist
-ANVIL       := node_modules/.bin/anvil
+NODE_STAMP  := node_modules/.poft-installed
 PYTEST_ARGS ?=
 # Idle OpenMP threads sleep instead of spinning (spinning slows torch badly on 2 busy cores).
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -61,13 +61,15 @@ browser:
 	  echo "         the browser test of report.html will be skipped"; \
 	fi
 
-anvil: $(ANVIL)
+# The local Ethereum nodes pinned in package.json: anvil (@foundry-rs/anvil) and
+# hardhat (2.x, its Rust EDR inside the package), for node mode and the JSON-RPC tests.
+anvil: $(NODE_STAMP)
 
-$(ANVIL): package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json
 	@if command -v npm >/dev/null; then \
 	  npm install --no-audit --no-fund --no-save --loglevel=error && touch $@; \
 	else \
-	  echo "anvil: npm not found; the JSON-RPC (anvil) tests will be skipped."; \
+	  echo "anvil: npm not found; the JSON-RPC (anvil, hardhat) tests will be skipped."; \
 	fi
 
 # The linter (ruff, pinned in the dev extra; rules in pyproject.toml) runs before the tests

@@ -40,9 +40,10 @@ checks the committed parameter bytes against the chain.
   built-in ones. The test set only measures the global model's accuracy.
 
 The API drives the embedded backend (every network on its own in-process EVM).
-Node mode (`poft run --backend anvil`) starts one process per participant that
-loads data and model from the config, so it runs the built-in datasets and
-models only: `run(config, backend="anvil")` without `model_fn`/`train`/`test`.
+Node mode (`poft run --backend anvil` or `hardhat`) starts one process per
+participant that loads data and model from the config, so it runs the built-in
+datasets and models only: `run(config, backend="anvil")` (or "hardhat") without
+`model_fn`/`train`/`test`.
 """
 
 from __future__ import annotations
@@ -137,16 +138,17 @@ def run(config: ExperimentConfig | dict | str | Path, *, model_fn: ModelFn | Non
     runs/<experiment name>)."""
     cfg = load(config).with_overrides(seed=seed, rounds=rounds, crosschain=crosschain)
     folder = Path(out) if out is not None else Path("runs") / cfg.experiment.name
-    if backend not in ("embedded", "anvil"):
-        raise InputError(f"backend {backend!r} is not allowed; choose 'embedded' or 'anvil'")
-    if backend == "anvil":
+    if backend not in ("embedded", "anvil", "hardhat"):
+        raise InputError(f"backend {backend!r} is not allowed; choose 'embedded', 'anvil' "
+                         "or 'hardhat'")
+    if backend in ("anvil", "hardhat"):
         if model_fn is not None or train is not None or test is not None:
-            raise InputError("node mode (backend='anvil') runs the config's dataset and model "
+            raise InputError(f"node mode (backend={backend!r}) runs the config's dataset and model "
                              "in separate processes; own model_fn/train/test need the "
                              "embedded backend")
         from poft.drivers.node.runner import run_node_mode
 
-        summary = run_node_mode(cfg, folder, progress=progress)
+        summary = run_node_mode(cfg, folder, progress=progress, node=backend)
         return _result(folder, summary, cfg, None, None)
     inputs = _inputs(model_fn, train, test, num_classes)
     summary = run_experiment(cfg, folder, progress=progress, inputs=inputs)

@@ -3,7 +3,8 @@
     poft run CONFIG.toml [--out DIR] [--seed N] [--rounds N]
     poft verify MODEL --deployment FILE [--recompute]
     poft bench robustness CONFIG --out DIR     poft bench convex CONFIG --out DIR
-    poft run CONFIG.toml --backend anvil       (node mode: chains, store, one process each)
+    poft run CONFIG.toml --backend anvil       (node mode: chains, store, one process each;
+                                               --backend hardhat: on hardhat nodes)
     poft chain up|down|restart ...             poft node ...     poft store serve DIR
 
 Each subcommand's `--help` explains its arguments. Errors in configs and inputs
@@ -36,6 +37,7 @@ EXAMPLES = """examples:
   poft bench robustness examples/robustness-small.toml --out runs/robustness-small
   poft bench convex examples/convex.toml --out runs/convex
   poft run examples/two-networks.toml --backend anvil --out runs/two-anvil
+  poft run examples/quickstart.toml --backend hardhat --out runs/q-hardhat
   poft chain up --config examples/two-networks.toml --out run/deployment.json --keystores
   poft node --deployment run/deployment.json --network alpha \\
        --key run/keys/alpha/staker-0.json --roles validator,miner,relayer
@@ -77,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--overwrite", action="store_true",
                        help="delete the run files already in --out first (a folder that holds "
                             "files is refused otherwise)")
-    run.add_argument("--backend", choices=["embedded", "anvil"], default="embedded",
+    run.add_argument("--backend", choices=["embedded", "anvil", "hardhat"], default="embedded",
                      help="embedded: every network in this process (default); anvil: node "
                           "mode, one anvil per network, a blob server and one `poft node` "
-                          "process per participant")
+                          "process per participant; hardhat: the same on hardhat nodes "
+                          "(in memory: gone after the run, so no `poft verify` afterwards)")
 
     verify = sub.add_parser("verify", help="check a model's lineage on chain",
                             description="Recompute MODEL's Merkle root, find the round that "
@@ -203,7 +206,7 @@ def cmd_run(args) -> int:
                                                      crosschain=not args.no_crosschain,
                                                      parallel_workers=args.parallel)
     out = Path(args.out or Path("runs") / config.experiment.name)
-    if args.backend == "anvil":
+    if args.backend in ("anvil", "hardhat"):
         from poft.drivers.node.runner import RunFailed, run_node_mode
         from poft.outputs.folder import prepare_output
 
@@ -212,7 +215,8 @@ def cmd_run(args) -> int:
                              "by restarting its nodes (`poft chain restart`, `poft node`)")
         prepare_output(out, overwrite=args.overwrite)
         try:
-            summary = run_node_mode(config, out, progress=not args.no_progress)
+            summary = run_node_mode(config, out, progress=not args.no_progress,
+                                    node=args.backend)
         except RunFailed as exc:
             print(f"poft run: node mode failed: {exc}", file=sys.stderr)
             return 1

@@ -1,4 +1,4 @@
-"""Fixtures of the ledger tests: every contract test runs on the embedded EVM and on anvil.
+"""Fixtures of the ledger tests: every contract test runs on the embedded EVM, anvil and hardhat.
 
 `chains` (module scope, parametrized) makes fresh chains of one kind; `net`
 is a deployed network with registered participants, rolled back to a snapshot
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from ledger_support import ANVIL_PATH, ANVIL_SKIP, BACKEND_PARAMS, ChainFactory, Net, build_net  # noqa: E402
+from ledger_support import BACKEND_PARAMS, NODE_SKIPS, ChainFactory, Net, build_net  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
 def chains(request):
-    if request.param == "anvil" and ANVIL_PATH is None:
-        pytest.skip(ANVIL_SKIP)
+    if NODE_SKIPS.get(request.param):
+        pytest.skip(NODE_SKIPS[request.param])
     factory = ChainFactory(request.param)
     yield factory
     factory.close()

@@ -13,11 +13,14 @@ from poft.ledger import (
     AnvilNotFound,
     ContractRevert,
     EmbeddedBackend,
+    HardhatNode,
+    HardhatNotFound,
     LedgerClient,
     NetworkParams,
     RpcBackend,
     deploy_network,
     find_anvil,
+    find_hardhat,
 )
 from poft.ledger.accounts import Account
 from poft.ledger.backends import LedgerBackend
@@ -36,20 +39,32 @@ except AnvilNotFound as exc:
     ANVIL_PATH = None
     ANVIL_SKIP = f"anvil binary absent ({exc})"
 
-BACKEND_PARAMS = ["embedded", pytest.param("anvil", marks=pytest.mark.anvil)]
+try:
+    HARDHAT_PATH = find_hardhat()[1]
+    HARDHAT_SKIP = ""
+except HardhatNotFound as exc:
+    HARDHAT_PATH = None
+    HARDHAT_SKIP = f"hardhat absent ({exc})"
+
+BACKEND_PARAMS = ["embedded", pytest.param("anvil", marks=pytest.mark.anvil),
+                  pytest.param("hardhat", marks=pytest.mark.hardhat)]
+# Why a local node kind is skipped here ("" when it is installed).
+NODE_SKIPS = {"anvil": ANVIL_SKIP if ANVIL_PATH is None else "",
+              "hardhat": HARDHAT_SKIP if HARDHAT_PATH is None else ""}
 
 
 class ChainFactory:
-    """Fresh chains of one kind: EmbeddedBackend(seed) or an anvil node + RpcBackend."""
+    """Fresh chains of one kind: EmbeddedBackend(seed), or an anvil or hardhat node + RpcBackend."""
 
     def __init__(self, kind: str):
         self.kind = kind
-        self.nodes: list[AnvilNode] = []
+        self.nodes: list[AnvilNode | HardhatNode] = []
 
     def new(self, seed: int = 0, chain_id: int | None = None) -> LedgerBackend:
         if self.kind == "embedded":
             return EmbeddedBackend(seed=seed)
-        node = AnvilNode.start(chain_id=chain_id or 31337 + len(self.nodes))
+        node_class = HardhatNode if self.kind == "hardhat" else AnvilNode
+        node = node_class.start(chain_id=chain_id or 31337 + len(self.nodes))
         self.nodes.append(node)
         return RpcBackend(node.url, seed=seed)
 

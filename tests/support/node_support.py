@@ -17,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from poft.drivers.chain.commands import chain_down
 from poft.drivers.chain.deployment import DeploymentFile
 from poft.drivers.node.log import read_events
@@ -30,6 +32,24 @@ try:
 except Exception:  # AnvilNotFound: npm packages not installed
     ANVIL = None
 ANVIL_SKIP = "anvil not installed (run `npm ci` / `make setup`)"
+
+try:
+    from poft.ledger import find_hardhat
+
+    HARDHAT = find_hardhat()[1]
+except Exception:  # HardhatNotFound: npm packages (or node) not installed
+    HARDHAT = None
+HARDHAT_SKIP = "hardhat not installed (run `npm ci` / `make setup`; needs node)"
+# The local node kinds of node mode, skipped with the reason where absent.
+NODE_PARAMS = [pytest.param("anvil", marks=pytest.mark.anvil),
+               pytest.param("hardhat", marks=pytest.mark.hardhat)]
+
+
+def skip_unless_installed(kind: str) -> None:
+    if kind == "anvil" and ANVIL is None:
+        pytest.skip(ANVIL_SKIP)
+    if kind == "hardhat" and HARDHAT is None:
+        pytest.skip(HARDHAT_SKIP)
 
 PASSWORD = "correct horse battery staple"
 

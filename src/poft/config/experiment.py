@@ -40,7 +40,7 @@ AttackName = Literal["none", "label_flip", "sign_flip", "gaussian", "scaling", "
                      "ipm", "backdoor"]
 PartitionName = Literal["iid", "dirichlet", "label_skew"]
 WorkerPartition = Literal["iid", "dirichlet"]
-Backend = Literal["embedded", "anvil"]
+Backend = Literal["embedded", "anvil", "hardhat"]
 ImportPolicy = Literal["candidate", "init", "merge"]
 
 
@@ -164,7 +164,7 @@ class NetworkSection:
     name: str = option(doc="unique name of the network (output folders, links)")
     backend: Backend = option("embedded", doc="not read by `poft run`: the backend of every "
                               "network is chosen on the command line (`poft run --backend "
-                              "embedded|anvil`)")
+                              "embedded|anvil|hardhat`)")
     workers: int = bounded(10, min=1, max=1000, doc="participants that train "
                          "(the contract holds 1,100 participants)")
     stakers: int = bounded(5, min=1, max=50, doc="committee-eligible participants (validator "

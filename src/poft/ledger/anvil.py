@@ -1,5 +1,8 @@
 """Local anvil nodes (npm package @foundry-rs/anvil, pinned in package.json).
 
+`LocalNode` is what anvil and hardhat (hardhat.py) nodes share: a process, a
+port, a chain id, a log, readiness by `eth_chainId`, stop by PID.
+
     with AnvilNode.start(chain_id=31338) as node:
         backend = RpcBackend(node.url)
 
@@ -65,8 +68,8 @@ def free_port() -> int:
 
 
 @dataclass
-class AnvilNode:
-    """A running anvil process."""
+class LocalNode:
+    """A local JSON-RPC node process we started (anvil here, hardhat in hardhat.py)."""
 
     process: subprocess.Popen
     port: int
@@ -74,6 +77,7 @@ class AnvilNode:
     state_file: str | None = None
     log_path: str = ""
     _log_file: object = field(default=None, repr=False)
+    name = "node"
 
     @property
     def url(self) -> str:
@@ -84,26 +88,15 @@ class AnvilNode:
         return self.process.pid
 
     @classmethod
-    def start(cls, port: int | None = None, chain_id: int = 31337, state_file: str | os.PathLike | None = None,
-              block_time: float | None = None, balance_eth: int = 1_000_000, timeout: float = 30.0,
-              extra_args: list[str] = ()) -> "AnvilNode":
-        """Start anvil and wait until its RPC answers.
-
-        `state_file`: loaded at start if it exists and written on stop (anvil --state).
-        `block_time`: seconds per block; default automine (a block per transaction).
-        `balance_eth`: balance of each dev account (the funder of many participants)."""
-        binary = find_anvil()
-        chosen = port or free_port()
-        args = [binary, "--host", "127.0.0.1", "--port", str(chosen), "--chain-id", str(chain_id),
-                "--balance", str(balance_eth)]
-        if state_file is not None:
-            args += ["--state", str(state_file)]
-        if block_time is not None:
-            args += ["--block-time", str(block_time)]
-        args += list(extra_args)
-        log = tempfile.NamedTemporaryFile("w+b", prefix=f"anvil-{chosen}-", suffix=".log", delete=False)
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        node = cls(process, chosen, chain_id, str(state_file) if state_file else None, log.name, log)
+    def _launch(cls, args: list[str], port: int, chain_id: int, timeout: float, *,
+                cwd: str | None = None, env: dict | None = None, state_file=None, **fields):
+        """Start `args`, logging into a temp file, and wait until it answers with `chain_id`."""
+        log = tempfile.NamedTemporaryFile("w+b", prefix=f"{cls.name}-{port}-", suffix=".log",
+                                          delete=False)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+        node = cls(process, port, chain_id, str(state_file) if state_file else None, log.name,
+                   log, **fields)
         try:
             node._wait_ready(timeout)
         except BaseException:
@@ -121,14 +114,14 @@ class AnvilNode:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise NodeError(f"anvil exited with code {self.process.returncode}: {self.log_tail()}")
+                raise NodeError(f"{self.name} exited with code {self.process.returncode}: {self.log_tail()}")
             try:
                 if int(self._rpc("eth_chainId"), 16) == self.chain_id:
                     return
             except OSError:
                 pass
             time.sleep(0.02)
-        raise NodeError(f"anvil on port {self.port} did not answer within {timeout:.0f}s: {self.log_tail()}")
+        raise NodeError(f"{self.name} on port {self.port} did not answer within {timeout:.0f}s: {self.log_tail()}")
 
     def log_tail(self, chars: int = 2000) -> str:
         try:
@@ -152,8 +145,38 @@ class AnvilNode:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> "AnvilNode":
+    def __enter__(self) -> "LocalNode":
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@dataclass
+class AnvilNode(LocalNode):
+    """A running anvil process."""
+
+    name = "anvil"
+
+    @classmethod
+    def start(cls, port: int | None = None, chain_id: int = 31337, state_file: str | os.PathLike | None = None,
+              block_time: float | None = None, balance_eth: int = 1_000_000, timeout: float = 30.0,
+              extra_args: list[str] = ()) -> "AnvilNode":
+        """Start anvil and wait until its RPC answers.
+
+        `state_file`: loaded at start if it exists and written on stop (anvil --state).
+        `block_time`: seconds per block; default automine (a block per transaction).
+        `balance_eth`: balance of each dev account (the funder of many participants)."""
+        binary = find_anvil()
+        chosen = port or free_port()
+        args = [binary, "--host", "127.0.0.1", "--port", str(chosen), "--chain-id", str(chain_id),
+                "--balance", str(balance_eth)]
+        if state_file is not None:
+            args += ["--state", str(state_file)]
+        if block_time is not None:
+            args += ["--block-time", str(block_time)]
+        args += list(extra_args)
+        return cls._launch(args, chosen, chain_id, timeout, state_file=state_file)
+
+    def __enter__(self) -> "AnvilNode":
+        return self

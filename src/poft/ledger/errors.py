@@ -37,8 +37,16 @@ class NodeError(LedgerError):
     """A JSON-RPC node is unreachable or answered with an error."""
 
 
-class AnvilNotFound(LedgerError):
+class LocalNodeNotFound(LedgerError):
+    """A local node (anvil, hardhat) is not installed."""
+
+
+class AnvilNotFound(LocalNodeNotFound):
     """The anvil binary is not installed."""
+
+
+class HardhatNotFound(LocalNodeNotFound):
+    """Hardhat (npm package `hardhat`) or node is not installed."""
 
 
 REVERT_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)

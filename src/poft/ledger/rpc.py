@@ -1,4 +1,4 @@
-"""JSON-RPC backend: any Ethereum node (anvil, geth, Besu, a public test network).
+"""JSON-RPC backend: any Ethereum node (anvil and hardhat tested; geth, Besu, a test network).
 
 Transactions are type 2 (EIP-1559), signed locally by each participant's key and
 sent with eth_sendRawTransaction; nonces are kept locally. Hot-path requests go
@@ -50,6 +50,7 @@ class RpcBackend(LedgerBackend):
         self.operator = Account.from_key(funder_key or ANVIL_DEV_KEY)
         self._base_fee: int | None = None
         self._gas_limit: int | None = None
+        self._mine_method: str | None = None
         self.client_version = self._client_version()
 
     # --- raw JSON-RPC -----------------------------------------------------------
@@ -101,15 +102,22 @@ class RpcBackend(LedgerBackend):
         return int(self.rpc("eth_getTransactionCount", address, "pending"), 16)
 
     def mine(self, n: int = 1) -> None:
-        """Mine n blocks now (anvil_mine, else evm_mine); a node without either cannot."""
-        try:
-            self.rpc("anvil_mine", hex(n))
-            return
-        except NodeError:
-            pass
+        """Mine n blocks now (anvil_mine, hardhat_mine, else evm_mine n times); a node
+        without any of them cannot. The first method that works is remembered."""
+        methods = [self._mine_method] if self._mine_method else ["anvil_mine", "hardhat_mine"]
+        for method in methods:
+            if method == "evm_mine":
+                break
+            try:
+                self.rpc(method, hex(n))
+                self._mine_method = method
+                return
+            except NodeError:
+                continue
         try:
             for _ in range(n):
                 self.rpc("evm_mine")
+            self._mine_method = "evm_mine"
         except NodeError as exc:
             raise NodeError(
                 f"{self.url} cannot mine on demand ({exc}); wait for its blocks instead"

@@ -19,8 +19,9 @@ from poft.errors import InputError
 
 def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    up = sub.add_parser("up", help="start one anvil per network, deploy, register participants",
-                        description="Start one anvil process per network of the config (or use "
+    up = sub.add_parser("up", help="start one anvil (or hardhat) per network, deploy, register "
+                        "participants",
+                        description="Start one anvil (or hardhat) node per network of the config (or use "
                                     "the --rpc nodes given), deploy each network's FederatedLedger "
                                     "and ModelBridge with the genesis model, link the bridges, "
                                     "fund and register every participant, and write the "
@@ -35,6 +36,9 @@ def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
                          "participants then register themselves)")
     up.add_argument("--funder-key", type=Path, help="keystore of the account that deploys "
                     "on --rpc nodes (default: anvil's first dev account)")
+    up.add_argument("--node", choices=["anvil", "hardhat"], default="anvil",
+                    help="the local node started per network (default anvil; hardhat keeps its "
+                         "chain in memory only, so `chain restart` cannot bring it back)")
     up.add_argument("--block-time", type=float, default=1.0, metavar="SECONDS",
                     help="seconds per interval block (deadlines are in blocks; default 1)")
     up.add_argument("--keystores", action="store_true",
@@ -45,15 +49,15 @@ def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
                     "(default eth-account's 262144; lower only for throwaway local keys)")
     up.add_argument("--store", help="blob store folder or URL (default: blobs/ next to --out)")
     descriptions = {
-        "down": "Stop the anvil processes a deployment started (by the PIDs in the deployment "
-                "file); each chain's state stays in its state file, so `poft chain restart` "
-                "can bring it back (e.g. to run `poft verify` later).",
+        "down": "Stop the node processes a deployment started (by the PIDs in the deployment "
+                "file); an anvil chain's state stays in its state file, so `poft chain restart` "
+                "can bring it back (e.g. to run `poft verify` later); a hardhat chain is gone.",
         "restart": "Start the stopped anvil processes of a deployment again from their state "
                    "files, on the same ports, chain ids and contract addresses (after a crash "
                    "or `poft chain down`).",
     }
     for action, description in descriptions.items():
-        cmd = sub.add_parser(action, help=f"{action} the anvil processes of a deployment",
+        cmd = sub.add_parser(action, help=f"{action} the local nodes of a deployment",
                              description=description)
         cmd.add_argument("--deployment", required=True, type=Path,
                          help="the deployment file `poft chain up` wrote")
@@ -97,7 +101,7 @@ def chain_up_from_args(args, chain_up) -> None:
     from poft.config.experiment import load_config
     from poft.drivers.chain.keys import load_keystore, read_password
 
-    # A supervisor stops us with SIGTERM: unwind, so chain_up stops the anvils it started.
+    # A supervisor stops us with SIGTERM: unwind, so chain_up stops the nodes it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     config = load_config(args.config) if args.config else default_config(args.networks or 2)
     if args.networks is not None and args.networks != len(config.networks):
@@ -108,7 +112,7 @@ def chain_up_from_args(args, chain_up) -> None:
         if args.funder_key else None
     dep = chain_up(config, args.out, block_time=args.block_time, rpc_urls=args.rpc,
                    funder=funder, password=password, kdf_iterations=args.kdf_iterations,
-                   store=args.store, config_file=args.config)
+                   store=args.store, config_file=args.config, node=args.node)
     print(f"deployment written to {dep.path}; stop the chains with "
           f"`poft chain down --deployment {dep.path}`")
 

@@ -1,7 +1,8 @@
 """`poft chain up|down|restart`: the chains of a node-mode run and their deployment file.
 
-`chain_up` starts one anvil per network of the config (own free port, chain id
-and state file in `<deployment folder>/chain/`), deploys both contracts per
+`chain_up` starts one local node per network of the config, anvil (default)
+or hardhat (`node="hardhat"`), with its own free port, chain id and (anvil)
+state file in `<deployment folder>/chain/`, deploys both contracts per
 network with the config's genesis model (committed and put in the blob store),
 funds and registers every participant of the population plan with its stake,
 funds each source network's stakers with gas on the networks they export to
@@ -14,9 +15,10 @@ deploys: participants then join by themselves (`poft node` registers its
 account with the configured stake when it is not registered yet) and bridges
 must be told whom to trust by their owner.
 
-`chain_down` stops exactly the anvil processes the file records, by PID;
-`chain_restart` starts stopped ones again from their state files, on the same
-ports, so nodes reconnect to the same URLs.
+`chain_down` stops exactly the node processes the file records, by PID;
+`chain_restart` starts stopped anvils again from their state files, on the same
+ports, so nodes reconnect to the same URLs (a hardhat chain lives in memory only:
+once stopped it is gone, and `chain_restart` says so).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from poft.config.experiment import ExperimentConfig, dump_config
 from poft.config.population import NetworkPlan, plan_population
 from poft.drivers.chain.deployment import FORMAT, DeploymentError, DeploymentFile
 from poft.drivers.chain.keys import dev_accounts, write_keystore
-from poft.drivers.chain.processes import AnvilSpec, is_our_anvil, new_spec, start_anvil, stop_pid
+from poft.drivers.chain.processes import NodeSpec, is_our_node, new_spec, start_node, stop_pid
 from poft.drivers.participants import GAS_MONEY, ether, network_params
 from poft.drivers.setup import initial_model, load_experiment_data, spec_of
 from poft.errors import InputError
@@ -52,8 +54,11 @@ def chain_up(config: ExperimentConfig, out: str | os.PathLike, *, block_time: fl
              rpc_urls: list[str] | None = None, funder: Account | None = None,
              password: str | None = None, kdf_iterations: int | None = None,
              store: str | None = None, config_file: str | os.PathLike | None = None,
-             log=print) -> DeploymentFile:
-    """Start (or connect to) the chains, deploy, register; write and return the file."""
+             node: str = "anvil", log=print) -> DeploymentFile:
+    """Start (or connect to) the chains, deploy, register; write and return the file.
+
+    `node`: the kind of local node started per network without `rpc_urls`,
+    "anvil" or "hardhat"."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if rpc_urls and len(rpc_urls) != len(config.networks):
@@ -70,13 +75,13 @@ def chain_up(config: ExperimentConfig, out: str | os.PathLike, *, block_time: fl
     model = initial_model(config, data.train)
     genesis = ModelCodec(model.state_dict()).publish(blobs, flatten(model.state_dict()))
     plans = plan_population(config, data.train.y.numpy())
-    started: list[tuple[AnvilSpec, int]] = []     # (spec, pid) of the anvils started here
+    started: list[tuple[NodeSpec, int]] = []     # (spec, pid) of the nodes started here
     try:
         backends = {}
         for i, plan in enumerate(plans):
             url = rpc_urls[i] if rpc_urls else None
             backends[plan.name] = _up_network(dep, config, plan, i, genesis, url, funder,
-                                              block_time, started, log)
+                                              block_time, started, log, node)
         if not rpc_urls:
             _link_bridges(dep, config, plans, backends)
             if password is not None:
@@ -100,14 +105,15 @@ def _config_copy(config: ExperimentConfig, out: Path, given) -> Path:
 
 
 def _up_network(dep, config, plan: NetworkPlan, position: int, genesis, url, funder,
-                block_time, started, log):
+                block_time, started, log, node="anvil"):
     net, local = plan.config, url is None
     if local:
-        spec = new_spec(dep.folder / "chain", net.name, FIRST_CHAIN_ID + position, block_time)
-        if spec.state_file.exists():
+        spec = new_spec(dep.folder / "chain", net.name, FIRST_CHAIN_ID + position, block_time,
+                        kind=node)
+        if spec.state_file is not None and spec.state_file.exists():
             raise DeploymentError(f"{spec.state_file} exists from an earlier chain: use "
                                   "`poft chain restart` for it, or a fresh --out folder")
-        pid = start_anvil(spec)
+        pid = start_node(spec)
         started.append((spec, pid))
         url = spec.url
     backend = RpcBackend(url, funder_key=funder.private_key if funder else None,
@@ -116,7 +122,7 @@ def _up_network(dep, config, plan: NetworkPlan, position: int, genesis, url, fun
     entry = {**deployment.to_json(), "genesis_uri": genesis.uri,
              "aggregation": _spec_json(config, net), "participants": []}
     if local:
-        entry["anvil"] = _anvil_json(dep, spec, pid)
+        entry[spec.kind] = _node_json(dep, spec, pid)
         entry["dev_keys"] = {"seed": config.experiment.seed, "label": f"poft:{net.name}"}
         entry["participants"] = _register_participants(config, plan, backend, deployment)
     dep.data["networks"][net.name] = entry
@@ -130,9 +136,14 @@ def _spec_json(config, net) -> dict:
     return dataclasses.asdict(spec_of(config, net))
 
 
-def _anvil_json(dep: DeploymentFile, spec: AnvilSpec, pid: int) -> dict:
-    return {"pid": pid, "port": spec.port, "state_file": dep.relative(spec.state_file),
-            "log_file": dep.relative(spec.log_file), "block_time": spec.block_time}
+def _node_json(dep: DeploymentFile, spec: NodeSpec, pid: int) -> dict:
+    record = {"pid": pid, "port": spec.port, "log_file": dep.relative(spec.log_file),
+              "block_time": spec.block_time}
+    if spec.state_file is not None:
+        record["state_file"] = dep.relative(spec.state_file)
+    if spec.kind == "hardhat":
+        record["config_file"] = dep.relative(spec.config_file)
+    return record
 
 
 def _register_participants(config, plan: NetworkPlan, backend, deployment) -> list[dict]:
@@ -175,51 +186,63 @@ def _write_keystores(dep: DeploymentFile, config, plans, password: str, iteratio
 
 
 # --- down and restart --------------------------------------------------------------
-def _spec_of(dep: DeploymentFile, name: str) -> AnvilSpec | None:
-    anvil = dep.entry(name).get("anvil")
-    if not anvil:
+def _spec_of(dep: DeploymentFile, name: str) -> NodeSpec | None:
+    local = dep.local_node(name)
+    if local is None:
         return None
-    return AnvilSpec(port=anvil["port"], chain_id=dep.entry(name)["chain_id"],
-                     state_file=dep.resolve(anvil["state_file"]),
-                     log_file=dep.resolve(anvil["log_file"]),
-                     block_time=float(anvil.get("block_time", 1.0)))
+    kind, record = local
+    state = record.get("state_file")
+    return NodeSpec(port=record["port"], chain_id=dep.entry(name)["chain_id"],
+                    state_file=dep.resolve(state) if state else None,
+                    log_file=dep.resolve(record["log_file"]),
+                    block_time=float(record.get("block_time", 1.0)), kind=kind)
 
 
 def chain_down(path: str | os.PathLike, names: list[str] | None = None, log=print) -> list[str]:
-    """Stop the recorded anvil processes (by PID); returns the networks stopped."""
+    """Stop the recorded node processes (by PID); returns the networks stopped."""
     dep = DeploymentFile.load(path)
     stopped = []
     for name in names or dep.network_names:
-        anvil = dep.entry(name).get("anvil")
-        if not anvil:
-            log(f"network {name}: not started by `poft chain up` (no anvil PID): left alone")
+        local = dep.local_node(name)
+        if not local:
+            log(f"network {name}: not started by `poft chain up` (no node PID): left alone")
             continue
-        pid = anvil.get("pid")
-        if pid and stop_pid(pid, anvil["port"]):
+        kind, record = local
+        pid = record.get("pid")
+        if pid and stop_pid(pid, record["port"]):
             stopped.append(name)
-            log(f"network {name}: stopped anvil {pid}; state in {anvil['state_file']}")
+            kept = (f"state in {record['state_file']}" if record.get("state_file")
+                    else "its chain is gone (hardhat keeps no state file)")
+            log(f"network {name}: stopped {kind} {pid}; {kept}")
         else:
-            log(f"network {name}: anvil {pid} was not running")
-        anvil["pid"] = None
+            log(f"network {name}: {kind} {pid} was not running")
+        record["pid"] = None
     dep.save()
     return stopped
 
 
 def chain_restart(path: str | os.PathLike, names: list[str] | None = None,
                   log=print) -> list[str]:
-    """Start again, from their state files, the recorded anvils that are not running."""
+    """Start again, from their state files, the recorded anvils that are not running
+    (a stopped hardhat chain cannot come back: DeploymentError)."""
     dep = DeploymentFile.load(path)
     restarted = []
     for name in names or dep.network_names:
         spec = _spec_of(dep, name)
         if spec is None:
             continue
-        anvil = dep.entry(name)["anvil"]
-        if anvil.get("pid") and is_our_anvil(anvil["pid"], spec.port):
-            log(f"network {name}: anvil {anvil['pid']} is running")
+        record = dep.local_node(name)[1]
+        if record.get("pid") and is_our_node(record["pid"], spec.port):
+            log(f"network {name}: {spec.kind} {record['pid']} is running")
             continue
-        anvil["pid"] = start_anvil(spec)
+        if spec.state_file is None:
+            raise DeploymentError(
+                f"network {name} ran on a {spec.kind} node, which keeps its chain in memory "
+                "only (no state file): once stopped it cannot be restarted. Use anvil "
+                "(`poft chain up --node anvil`, `poft run --backend anvil`) for chains that "
+                "`poft chain restart` can bring back")
+        record["pid"] = start_node(spec)
         restarted.append(name)
-        log(f"network {name}: anvil {anvil['pid']} restarted from {anvil['state_file']}")
+        log(f"network {name}: anvil {record['pid']} restarted from {record['state_file']}")
     dep.save()
     return restarted

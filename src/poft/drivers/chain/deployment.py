@@ -26,7 +26,9 @@ the `Deployment` fields, `genesis_uri`, `aggregation`) and the top-level
     }
 
 `anvil` is present only for chains that `poft chain up` started (and so may
-stop); `dev_keys` only where the participants' keys are the public, seed-derived
+stop); a chain started as a hardhat node (`poft chain up --node hardhat`) has
+`hardhat` instead, with the same fields less `state_file` (hardhat keeps its
+chain in memory only) and `config_file` (its generated hardhat.config.js); `dev_keys` only where the participants' keys are the public, seed-derived
 development keys. Paths are relative to the file's folder.
 """
 
@@ -41,6 +43,7 @@ from poft.errors import InputError
 from poft.ledger import Deployment
 
 FORMAT = "poft-deployment/1"
+LOCAL_NODE_KINDS = ("anvil", "hardhat")
 
 
 class DeploymentError(InputError):
@@ -157,6 +160,21 @@ class DeploymentFile:
         config = self.data.get("config")
         return self.resolve(config) if config else None
 
+    def local_node(self, name: str) -> tuple[str, dict] | None:
+        """(kind, record) of the node `poft chain up` started for network `name`
+        (kind "anvil" or "hardhat"), or None for a chain it did not start."""
+        entry = self.entry(name)
+        for kind in LOCAL_NODE_KINDS:
+            if entry.get(kind):
+                return kind, entry[kind]
+        return None
+
+    def node_kind(self) -> str:
+        """"anvil" or "hardhat" when every chain was started by `poft chain up` as that
+        kind of node; else "rpc"."""
+        kinds = {(self.local_node(n) or ("rpc",))[0] for n in self.network_names}
+        return kinds.pop() if len(kinds) == 1 else "rpc"
+
     def is_local_chain(self, name: str) -> bool:
         """A chain this deployment started itself (dev keys are acceptable only there)."""
-        return bool(self.entry(name).get("anvil"))
+        return self.local_node(name) is not None

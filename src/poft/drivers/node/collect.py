@@ -111,8 +111,9 @@ def collect_outputs(config: ExperimentConfig, out: Path, dep: DeploymentFile, no
         for record in records:
             metrics.write(json.dumps(record) + "\n")
     ordered = sorted(records, key=lambda r: (r["round"], dep.network_names.index(r["network"])))
-    summary = build_summary(config, out, ordered, results, total_s, backend="anvil")
-    summary["backend"] = "anvil"
+    kind = dep.node_kind()
+    summary = build_summary(config, out, ordered, results, total_s, backend=kind)
+    summary["backend"] = kind
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "report.html").write_text(render_report(config.experiment.name, summary, ordered))
     return summary

@@ -1,6 +1,6 @@
-"""`poft run --backend anvil`: the in-process experiment, as separate processes.
+"""`poft run --backend anvil|hardhat`: the in-process experiment, as separate processes.
 
-1. `poft chain up` (a child process): one anvil per network, contracts,
+1. `poft chain up` (a child process): one anvil (or hardhat) node per network, contracts,
    participants registered, an encrypted keystore per participant (random
    password in a 0600 file of the output folder, never on a command line);
 2. `poft store serve OUT/blobs` (a child): the blob server every node uses;
@@ -14,8 +14,8 @@
 5. the outputs of the in-process driver are collected from the chains, the
    store and the nodes' logs (`node_collect`), and everything started is
    stopped, also on errors and Ctrl-C (the chains last, `chain down`, which
-   writes their state files: restart them with `poft chain restart` to run
-   `poft verify` later).
+   writes anvil's state files: restart them with `poft chain restart` to run
+   `poft verify` later; hardhat chains live in memory only and are gone).
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ MAX_RESTARTS = 3                # a crashed node is started again at most this o
 
 
 def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
-                  block_time: float = 1.0) -> dict:
-    """Run `config` in node mode; return the summary (also written to disk)."""
+                  block_time: float = 1.0, node: str = "anvil") -> dict:
+    """Run `config` in node mode on `node` chains ("anvil" or "hardhat"); return the
+    summary (also written to disk)."""
     out = Path(out_dir)
     if (out / "chain").exists() or (out / "deployment.json").exists():
         raise RunFailed(f"{out} already holds a node-mode run (chain state, deployment.json); "
@@ -61,7 +62,8 @@ def run_node_mode(config: ExperimentConfig, out_dir: str | Path, *, progress: bo
             sup.run_to_end("chain-up", poft_command(
                 "chain", "up", "--config", str(out / "config.toml"), "--out", str(deployment),
                 "--keystores", "--password-file", str(password_file),
-                "--kdf-iterations", str(KDF_ITERATIONS), "--block-time", str(block_time)),
+                "--kdf-iterations", str(KDF_ITERATIONS), "--block-time", str(block_time),
+                "--node", node),
                 timeout=600)
             dep = DeploymentFile.load(deployment)
             store_url = _start_store(sup, out)
