@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--parallel", type=int, metavar="N",
                      help="train each round's workers in N processes (0: one per core, "
                           "1: serially); overrides [experiment].parallel_workers")
+    run.add_argument("--cluster", metavar="ADDRESS",
+                     help="train each round's workers on a Ray cluster: auto, "
+                          "ray://host:port, host:port or local (needs the `cluster` extra; "
+                          "N actors with --parallel N, else one per CPU of the cluster); "
+                          "overrides [experiment].cluster")
     run.add_argument("--backend", choices=["embedded", "anvil"], default="embedded",
                      help="embedded: every network in this process (default); anvil: node "
                           "mode, one anvil per network, a blob server and one `poft node` "
@@ -190,10 +195,15 @@ def cmd_run(args) -> int:
 
     config = load_config(args.config).with_overrides(seed=args.seed, rounds=args.rounds,
                                                      crosschain=not args.no_crosschain,
-                                                     parallel_workers=args.parallel)
+                                                     parallel_workers=args.parallel,
+                                                     cluster=args.cluster)
     out = Path(args.out or Path("runs") / config.experiment.name)
     if args.backend == "anvil":
         from poft.drivers.node.runner import RunFailed, run_node_mode
+
+        if config.experiment.cluster:
+            print("poft run: warning: the cluster is not used in node mode (each participant "
+                  "trains in its own process)", file=sys.stderr)
 
         try:
             summary = run_node_mode(config, out, progress=not args.no_progress)
