@@ -147,7 +147,7 @@ def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bo
     todo = [(cell, cell_config(base, grid, cell)) for cell in cells if cell.key not in done]
     with tqdm(total=len(cells), initial=len(cells) - len(todo), disable=not progress,
               unit="cell", desc="robustness", dynamic_ncols=True) as bar:
-        for row in _finished_rows(todo, jobs, cluster):
+        for row in run_cells(todo, jobs, cluster):
             append_row(csv_path, row)
             bar.update(1)
             bar.set_postfix_str(f"{row['aggregator']}/{row['attack']}@"
@@ -175,8 +175,10 @@ def _run_cell_alone(_shared, todo: tuple[Cell, ExperimentConfig]) -> dict:
     return run_cell(cell, config)
 
 
-def _finished_rows(todo: list[tuple[Cell, ExperimentConfig]], jobs: int | None,
-                   cluster: str | None = None):
+def run_cells(todo: list[tuple[Cell, ExperimentConfig]], jobs: int | None = 1,
+              cluster: str | None = None):
+    """Each (cell, config)'s CSV row, as cells finish: here in turn (``jobs`` 1), in a
+    pool of ``jobs`` processes, or on the Ray cluster at ``cluster``."""
     if not cluster and ((jobs or 1) <= 1 or len(todo) <= 1):
         for cell, config in todo:
             yield run_cell(cell, config)
@@ -262,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["GridSection", "Cell", "load_robustness_config", "parse_robustness_config",
-           "slice_grid", "cell_config", "run_robustness", "main"]
+           "slice_grid", "cell_config", "run_robustness", "run_cells", "main"]
 
 
 if __name__ == "__main__":
