@@ -9,13 +9,14 @@ PY          := $(VENV)/bin/python
 PIP         := $(PY) -m pip --disable-pip-version-check -q
 STAMP       := $(VENV)/.poft-installed
 BENCH_STAMP := $(VENV)/.poft-bench-installed
+CLUSTER_STAMP := $(VENV)/.poft-cluster-installed
 FMNIST_DIR  := /usr/share/datasets/fashion-mnist
 NODE_STAMP  := node_modules/.poft-installed
 PYTEST_ARGS ?=
 # Idle OpenMP threads sleep instead of spinning (spinning slows torch badly on 2 busy cores).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup venv data anvil browser lint test demo bench bench-setup clean config-docs
+.PHONY: setup venv data anvil browser lint test demo bench bench-setup cluster-setup clean config-docs
 
 setup: venv data anvil browser
 
@@ -91,6 +92,15 @@ bench-setup: $(BENCH_STAMP)
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml requirements-bench.lock
 	$(PIP) install -c requirements-bench.lock -e '.[dev,bench]'
+	@touch $@
+
+# The optional `cluster` extra (Ray and its client: `poft run --cluster`, `poft bench
+# robustness --cluster`), every version pinned by requirements-cluster.lock (the same
+# versions as requirements-bench.lock). Run it on every node of the cluster.
+cluster-setup: $(CLUSTER_STAMP)
+
+$(CLUSTER_STAMP): $(STAMP) pyproject.toml requirements-cluster.lock
+	$(PIP) install -c requirements-cluster.lock -e '.[dev,cluster]'
 	@touch $@
 
 # Every benchmark (bench/run_all.py): one table of figures, each measured side by

@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402  (after the OpenMP setting)
 
-from bench.figures import Figure, at_least, context  # noqa: E402
+from bench.figures import Figure, context  # noqa: E402
 from poft.learning.batched_eval import batched_losses, pass_shape, stack_states  # noqa: E402
 from poft.learning.datasets import ArrayDataset, load_dataset
 from poft.learning.models import MaxPool2x2, build_model
@@ -124,8 +124,9 @@ def figures(quick: bool = False) -> list[Figure]:
                      show=False)
     small = run_case("validator-sized", test.subset(range(200)), states, 2 if quick else 5,
                      show=False)
-    return [at_least("batched_eval_speedup", ratio, 3.0, "x",
-                     f"vmap over {len(states)} CNN candidates vs a loop, {samples} images"),
+    # Context, no goal: the 3x goal was dropped (scoring is not where a round's time goes).
+    return [context("batched_eval_speedup", ratio, "x",
+                    f"vmap over {len(states)} CNN candidates vs a loop, {samples} images"),
             context("batched_eval_speedup_200", small, "x", "the same on 200 images")]
 
 

@@ -5,23 +5,26 @@ PoFT's prototype, at 100k, 1M and 10M parameters.
 
 The prototype wrote a model's serialized weights on chain in 800 KiB fragments,
 one transaction each. poft writes the model's Merkle root (plus the architecture
-fingerprint and the blob's digest URI) in one ``submit_update`` transaction.
+fingerprint and the 32-byte SHA-256 digest of the blob, which the store keeps
+under the uri ``sha256:<hex>``) in one ``submit_update`` transaction.
 
-Both sides are counted as *transaction payload* (calldata, what every node keeps
-forever in its blocks):
+Two counts of poft's side, the prototype's being its *transaction payload*
+(calldata, what every node keeps forever in its blocks) in both:
 
-* poft: measured, the input of a real ``submit_update`` for a real commitment of
-  a model of that size, mined on the embedded EVM;
-* prototype: the model's serialized weights (poft's canonical bytes, i.e. the
-  raw float32 values plus a small header), split into 800 KiB fragments, each
-  fragment's ABI-encoded call ``store_fragment(model_id, index, bytes)``
-  (4-byte selector, three 32-byte head words, the length word and the bytes
-  padded to 32) -- the least such a call can carry.
+* calldata: the input of a real ``submit_update`` for a real commitment of a
+  model of that size, mined on the embedded EVM;
+* all-in (the goal): that calldata, plus the event it emits (its data and its
+  32-byte topics, measured from the receipt), plus the storage words it writes:
+  a ``Candidate``'s owner and root (its ``import_id`` is 0 for a worker's update:
+  a zero word is not stored) and the ``submitted`` flag. The round's two counters
+  (candidates, submissions) are words per round, not per model.
 
-Besides the payload, poft's transaction also emits an event (its data is
-measured from the receipt) and writes storage words (a ``Candidate`` of three
-words and the ``submitted`` flag); the "all-in" figure counts those too, the
-prototype still being counted at its payload only.
+The prototype: the model's serialized weights (poft's canonical bytes, i.e. the
+raw float32 values plus a small header), split into 800 KiB fragments, each
+fragment's ABI-encoded call ``store_fragment(model_id, index, bytes)`` (4-byte
+selector, three 32-byte head words, the length word and the bytes padded to 32)
+-- the least such a call can carry (its events and storage are not counted,
+which leans towards the prototype).
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ from poft.store import digest_of, location  # noqa: E402
 ETH = 10**18
 FRAGMENT = 800 * 1024
 SIZES = {"100k": 100_000, "1M": 1_000_000, "10M": 10_000_000}
-STORAGE_WORDS_PER_SUBMISSION = 4    # Candidate(owner, root, import_id) + submitted[round][worker]
+# Non-zero words a worker's submission stores: Candidate.owner, Candidate.root (its
+# import_id is 0: not stored) and submitted[round][worker].
+STORAGE_WORDS_PER_SUBMISSION = 3
 
 
 def prototype_payload(blob_len: int) -> int:
@@ -62,9 +67,12 @@ def poft_submission(commitment, blob: bytes) -> tuple[int, int, int]:
                            min_stake=ETH, initial_pool=10 * ETH,
                            genesis_fingerprint=commitment.fingerprint)
     deployment = deploy_network(backend, params)
-    worker, staker = backend.funded_accounts(2)
+    # Two workers: the first's submission does not also close TRAIN (a PhaseChanged
+    # event, once per round, is no part of a model's bytes).
+    worker, other, staker = backend.funded_accounts(3)
     client = LedgerClient.for_deployment(backend, deployment, worker)
     client.register(is_worker=True, stake=2 * ETH)
+    LedgerClient.for_deployment(backend, deployment, other).register(is_worker=True, stake=2 * ETH)
     LedgerClient.for_deployment(backend, deployment, staker).register(is_worker=False, stake=2 * ETH)
     round_ = client.open_round()
     client.submit_update(round_, commitment.root, commitment.fingerprint,
@@ -84,7 +92,8 @@ def measure(sizes: dict[str, int]) -> list[dict]:
         calldata, logs, storage = poft_submission(commitment, blob)
         rows.append({"label": label, "params": params, "blob": blob_len,
                      "prototype": prototype_payload(blob_len), "fragments": math.ceil(blob_len / FRAGMENT),
-                     "poft": calldata, "poft_all_in": calldata + logs + storage})
+                     "poft": calldata, "poft_logs": logs, "poft_storage": storage,
+                     "poft_all_in": calldata + logs + storage})
     return rows
 
 
@@ -97,9 +106,10 @@ def figures(quick: bool = False) -> list[Figure]:
                 f"{row['poft']:,} B of calldata")
         if row["label"] == "1M":
             out.append(at_least("onchain_bytes_ratio_1M", ratio, 1e4, "x", note))
-            out.append(context("onchain_bytes_ratio_1M_all_in", row["prototype"] / row["poft_all_in"],
-                               "x", f"poft's calldata + event + storage words = "
-                                    f"{row['poft_all_in']:,} B"))
+            out.append(at_least("onchain_bytes_ratio_1M_all_in", row["prototype"] / row["poft_all_in"],
+                                1e4, "x", f"poft's calldata {row['poft']:,} + event "
+                                          f"{row['poft_logs']:,} + storage {row['poft_storage']:,} "
+                                          f"= {row['poft_all_in']:,} B"))
         else:
             out.append(context(f"onchain_bytes_ratio_{row['label']}", ratio, "x", note))
     return out

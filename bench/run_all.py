@@ -35,6 +35,7 @@ BENCHMARKS = {
     "overhead": "ledger overhead and gas per role (quickstart)",
     "ledger": "one round's transactions, embedded EVM vs anvil",
     "crosschain": "cross-chain exchange share (two-networks)",
+    "grid_cells": "robustness-grid cells per hour: --jobs 1, --jobs 2, local Ray",
     "flower": "poft vs Flower FedAvg, client-updates per second",
     "scale": "4 networks x 10/50/100 workers x 10 rounds",
 }

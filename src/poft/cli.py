@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--overwrite", action="store_true",
                        help="delete the run files already in --out first (a folder that holds "
                             "files is refused otherwise)")
+    run.add_argument("--cluster", metavar="ADDRESS",
+                     help="train each round's workers on a Ray cluster: auto, "
+                          "ray://host:port, host:port or local (needs the `cluster` extra; "
+                          "N actors with --parallel N, else one per CPU of the cluster); "
+                          "overrides [experiment].cluster")
     run.add_argument("--backend", choices=["embedded", "anvil", "hardhat"], default="embedded",
                      help="embedded: every network in this process (default); anvil: node "
                           "mode, one anvil per network, a blob server and one `poft node` "
@@ -204,7 +209,8 @@ def cmd_run(args) -> int:
 
     config = load_config(args.config).with_overrides(seed=args.seed, rounds=args.rounds,
                                                      crosschain=not args.no_crosschain,
-                                                     parallel_workers=args.parallel)
+                                                     parallel_workers=args.parallel,
+                                                     cluster=args.cluster)
     out = Path(args.out or Path("runs") / config.experiment.name)
     if args.backend in ("anvil", "hardhat"):
         from poft.drivers.node.runner import RunFailed, run_node_mode
@@ -214,6 +220,10 @@ def cmd_run(args) -> int:
             raise InputError("--resume is for the embedded backend; a node-mode run resumes "
                              "by restarting its nodes (`poft chain restart`, `poft node`)")
         prepare_output(out, overwrite=args.overwrite)
+        if config.experiment.cluster:
+            print("poft run: warning: the cluster is not used in node mode (each participant "
+                  "trains in its own process)", file=sys.stderr)
+
         try:
             summary = run_node_mode(config, out, progress=not args.no_progress,
                                     node=args.backend)

@@ -14,6 +14,11 @@ from poft.ledger.fixed import LOSS_NONFINITE
 ROOT = b"\x42" * 32
 
 
+def blob(n: int) -> str:
+    """A well-formed blob uri (only its 32-byte digest goes on chain)."""
+    return f"sha256:{n:064x}"
+
+
 # --- open ----------------------------------------------------------------------------------
 
 def test_open_round_samples_a_committee_of_eligible_stakers(net):
@@ -58,36 +63,47 @@ def test_register_twice_reverts(net):
 def test_one_submission_per_worker(net):
     r, _ = net.open()
     worker = net.workers()[0]
-    assert worker.submit_update(r, b"\x01" * 32, FP, "sha256:1") == 0
+    assert worker.submit_update(r, b"\x01" * 32, FP, blob(1)) == 0
     with net.reverts("already submitted this round"):
-        worker.submit_update(r, b"\x02" * 32, FP, "sha256:2")
+        worker.submit_update(r, b"\x02" * 32, FP, blob(2))
 
 
-def test_a_uri_that_is_not_utf8_never_breaks_a_read(net):
-    """Any worker can store a uri of arbitrary bytes; reading the round's candidates must still work."""
+def test_only_the_blob_digest_goes_on_chain_and_reads_back_as_its_uri(net):
+    """A submission carries the blob's 32-byte SHA-256 digest, not the 71-character uri;
+    whatever 32 bytes a worker sends read back as a well-formed uri."""
     r, _ = net.open()
     workers = net.workers()
+    digest = bytes(range(32))
     transact_raw_strings(workers[0].contract, workers[0].account, "submit_update", r, b"\x01" * 32, FP,
-                         b"sha256:\xff\xfe\xc3(")
-    workers[1].submit_update(r, b"\x02" * 32, FP, "sha256:2")
+                         digest)
+    workers[1].submit_update(r, b"\x02" * 32, FP, "SHA256:" + "AB" * 32)
     first, second = net.reader.candidates(r)
-    assert first.uri == "sha256:\ufffd\ufffd\ufffd(" and second.uri == "sha256:2"
-    assert net.reader.events("UpdateSubmitted", round=r)[0]["uri"] == first.uri
+    assert first.uri == "sha256:" + digest.hex() and second.uri == "sha256:" + "ab" * 32
+    assert net.reader.events("UpdateSubmitted", round=r)[0]["blob"] == digest
+
+
+@pytest.mark.parametrize("uri", ["u", "sha256:1", "sha256:" + "g" * 64, "sha256:" + "a" * 66,
+                                 "http://x/" + "a" * 64])
+def test_a_malformed_blob_uri_is_refused_before_sending(net, uri):
+    r, _ = net.open()
+    with pytest.raises(ValueError, match="malformed blob location"):
+        net.workers()[0].submit_update(r, b"\x01" * 32, FP, uri)
+    assert net.reader.candidates(r) == []
 
 
 def test_fingerprint_must_match_the_global_model(net):
     r, _ = net.open()
     with net.reverts("fingerprint does not match the global model"):
-        net.workers()[0].submit_update(r, b"\x01" * 32, b"\x99" * 32, "sha256:1")
+        net.workers()[0].submit_update(r, b"\x01" * 32, b"\x99" * 32, blob(1))
 
 
 def test_round_mismatch_and_non_worker(net):
     r, _ = net.open()
     with net.reverts("round mismatch"):
-        net.workers()[0].submit_update(r + 1, b"\x01" * 32, FP, "sha256:1")
+        net.workers()[0].submit_update(r + 1, b"\x01" * 32, FP, blob(1))
     non_worker = next(c for a, c in net.clients.items() if not net.is_worker[a])
     with net.reverts("not a registered worker"):
-        non_worker.submit_update(r, b"\x01" * 32, FP, "sha256:1")
+        non_worker.submit_update(r, b"\x01" * 32, FP, blob(1))
 
 
 def test_train_ends_early_when_every_worker_submitted(net):
@@ -110,7 +126,7 @@ def test_advance_before_deadline_reverts_and_after_deadline_moves_on(net):
         net.reader.advance()
     net.pass_deadline()
     with net.reverts("phase deadline passed"):
-        net.workers()[3].submit_update(r, b"\x03" * 32, FP, "late")
+        net.workers()[3].submit_update(r, b"\x03" * 32, FP, blob(3))
     net.reader.advance()
     assert net.reader.phase() == Phase.EVALUATE
     assert len(net.reader.candidates(r)) == 2

@@ -64,6 +64,17 @@ class ExperimentSection:
                                     "core; 1: in this process, one after the other); the same "
                                     "config and seed give the same models either way "
                                     "(`poft run --parallel`)")
+    cluster: str | None = option(None, doc="a Ray cluster that trains a round's workers "
+                                 "(`parallel_workers` actors, 0: one per CPU of the "
+                                 "cluster): \"auto\" (the cluster this machine belongs to), "
+                                 "\"ray://host:port\" (Ray Client), \"host:port\" (a "
+                                 "cluster's GCS address) or \"local\" (a Ray started here); "
+                                 "needs the `cluster` extra, the same models either way "
+                                 "(`poft run --cluster`)")
+
+    def check(self, path: str) -> None:
+        if self.cluster is not None:
+            check_cluster(self.cluster, f"{path}.cluster")
 
 
 @dataclass
@@ -278,18 +289,28 @@ class ExperimentConfig:
         return network.rule or self.aggregation.rule
 
     def with_overrides(self, *, seed: int | None = None, rounds: int | None = None,
-                       crosschain: bool = True, parallel_workers: int | None = None
-                       ) -> "ExperimentConfig":
+                       crosschain: bool = True, parallel_workers: int | None = None,
+                       cluster: str | None = None) -> "ExperimentConfig":
         """The config with the command line's overrides (`crosschain=False` isolates)."""
         table = dataclasses.asdict(self.experiment)
         table.update({k: v for k, v in (("seed", seed), ("rounds", rounds),
-                                        ("parallel_workers", parallel_workers))
+                                        ("parallel_workers", parallel_workers),
+                                        ("cluster", cluster))
                       if v is not None})
         # Checked like the file's own values: `--rounds 0` is refused, not run.
         experiment = load_section(type(self.experiment), table, "experiment")
         exchange = self.crosschain if crosschain else dataclasses.replace(
             self.crosschain, enabled=False)
         return dataclasses.replace(self, experiment=experiment, crosschain=exchange)
+
+
+def check_cluster(cluster: str, path: str = "cluster") -> str:
+    """``cluster`` if it names a Ray cluster, else `ConfigError`."""
+    host, _, port = cluster.removeprefix("ray://").rpartition(":")
+    if cluster not in ("auto", "local") and not (host and port.isdigit()):
+        fail(path, f"{cluster!r} is not a Ray cluster; use \"auto\", \"local\", "
+                   f"\"ray://host:port\" or \"host:port\"")
+    return cluster
 
 
 def parse_config(table: dict[str, Any]) -> ExperimentConfig:

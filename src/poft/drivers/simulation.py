@@ -370,9 +370,9 @@ def simulate(config: ExperimentConfig, *, progress: bool = False, rule: str | No
                                timer) for plan in plans]
         rounds = config.experiment.rounds
         executor = make_executor({k: t for n in networks for k, t in n.trainers().items()},
-                                 config.experiment.parallel_workers)
+                                 config.experiment.parallel_workers, config.experiment.cluster)
         for network in networks:
-            network.executor = executor if executor.processes > 1 else None
+            network.executor = executor if executor.remote else None
         with executor, tqdm(total=rounds * len(networks), disable=not progress, unit="round",
                   desc=config.experiment.name, dynamic_ncols=True) as bar:
             for round_id in range(1, rounds + 1):

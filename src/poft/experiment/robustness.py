@@ -31,7 +31,11 @@ and per (byzantine_fraction, partition); seeds are averaged first),
 ``accuracy_by_round.png`` (per attack at the largest fraction), and
 ``base.toml`` (the resolved base config: a resumed run refuses to mix cells of
 a different base). ``--jobs N`` runs N cells side by side, each in its own
-process with one torch thread.
+process with one torch thread; ``--cluster ADDRESS`` runs them on a Ray cluster
+(one CPU a cell; ``--jobs`` cells at a time, else one per CPU of the cluster),
+through the same executor (`poft.drivers.executor`) that trains a run's workers.
+Every node loads its cells' data itself: the data must be at the same place on
+every node (``POFT_DATA_DIR``).
 
 A *slice* runs part of a config's grid into the same folder: ``--fractions 0,0.3
 --partitions iid,dirichlet:0.1 --seeds 0`` keeps only those values (each must be
@@ -50,7 +54,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from poft.config.experiment import ConfigError, ExperimentConfig, dump_config
+from poft.config.experiment import ConfigError, ExperimentConfig, check_cluster, dump_config
+from poft.drivers.executor import open_executor
 from poft.drivers.simulation import SimulationResult, simulate
 from poft.errors import InputError
 from poft.experiment.robustness_grid import (
@@ -120,11 +125,14 @@ def check_same_base(out: Path, base: ExperimentConfig) -> None:
 # ---------------------------------------------------------------- summary
 
 def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bool = True,
-                   jobs: int = 1, keep: dict | None = None) -> list[dict]:
+                   jobs: int | None = None, keep: dict | None = None,
+                   cluster: str | None = None) -> list[dict]:
     """Run the grid's missing cells, then write the summary and plots.
 
     ``jobs > 1`` runs that many cells side by side in separate processes (each
-    with one torch thread); rows are appended in the order cells finish.
+    with one torch thread); ``cluster`` runs them on that Ray cluster (``jobs`` at a
+    time, default one per CPU of the cluster). Rows are appended in the order
+    cells finish; a cell's row is the same wherever it ran (but its timings).
     ``keep`` slices the grid (see `slice_grid`); the summary then covers the slice.
     Returns the CSV rows of the grid's cells (finished earlier or now).
     """
@@ -139,7 +147,7 @@ def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bo
     todo = [(cell, cell_config(base, grid, cell)) for cell in cells if cell.key not in done]
     with tqdm(total=len(cells), initial=len(cells) - len(todo), disable=not progress,
               unit="cell", desc="robustness", dynamic_ncols=True) as bar:
-        for row in _finished_rows(todo, jobs):
+        for row in run_cells(todo, jobs, cluster):
             append_row(csv_path, row)
             bar.update(1)
             bar.set_postfix_str(f"{row['aggregator']}/{row['attack']}@"
@@ -158,27 +166,27 @@ def run_cell(cell: Cell, config: ExperimentConfig) -> dict:
     return result_row(cell, result, time.perf_counter() - started)
 
 
-def _run_cell_alone(cell: Cell, config: ExperimentConfig) -> dict:
-    # In a pool process: one thread each and no pool of its own, so `jobs` cells share
-    # the cores evenly.
+def _run_cell_alone(_shared, todo: tuple[Cell, ExperimentConfig]) -> dict:
+    # In a pool process or a Ray actor: one thread each and no pool of its own, so
+    # cells side by side share the cores evenly.
+    cell, config = todo
     config = dataclasses.replace(config, experiment=dataclasses.replace(
-        config.experiment, threads=1, parallel_workers=1))
+        config.experiment, threads=1, parallel_workers=1, cluster=None))
     return run_cell(cell, config)
 
 
-def _finished_rows(todo: list[tuple[Cell, ExperimentConfig]], jobs: int):
-    if jobs <= 1 or len(todo) <= 1:
+def run_cells(todo: list[tuple[Cell, ExperimentConfig]], jobs: int | None = 1,
+              cluster: str | None = None):
+    """Each (cell, config)'s CSV row, as cells finish: here in turn (``jobs`` 1), in a
+    pool of ``jobs`` processes, or on the Ray cluster at ``cluster``."""
+    if not cluster and ((jobs or 1) <= 1 or len(todo) <= 1):
         for cell, config in todo:
             yield run_cell(cell, config)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    # spawn, not fork: a forked torch (its thread pools) can hang in the child.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_run_cell_alone, cell, config) for cell, config in todo]
-        for future in as_completed(futures):
-            yield future.result()
+    # Spawn, not fork, for a local pool: a forked torch (its thread pools) can hang.
+    with open_executor(None, jobs or 0, cluster=cluster, fork=False,
+                       at_most=len(todo)) as executor:
+        yield from executor.map_unordered(_run_cell_alone, todo)
 
 
 def _names(text: str) -> list[str]:
@@ -196,7 +204,8 @@ def _numbers(kind):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``poft bench robustness CONFIG [--out DIR] [--jobs N] [--no-progress]``;
+    """``poft bench robustness CONFIG [--out DIR] [--jobs N] [--cluster ADDRESS]
+    [--no-progress]``;
     returns the exit status (0, or 2 with one error line on a bad config)."""
     parser = argparse.ArgumentParser(
         prog="poft bench robustness",
@@ -207,8 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="robustness config (TOML with a [grid] table), e.g. "
                                        "examples/robustness-small.toml")
     parser.add_argument("--out", help="output folder (default: runs/robustness-<name>)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="cells run side by side in separate processes (default 1)")
+    parser.add_argument("--jobs", type=int,
+                        help="cells run side by side in separate processes (default 1; "
+                             "with --cluster: one per CPU of the cluster)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run the cells on a Ray cluster: auto, ray://host:port, "
+                             "host:port or local (needs the `cluster` extra; the data must "
+                             "be at the same place on every node: POFT_DATA_DIR)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     slicing = parser.add_argument_group(
         "slice", "run only part of the config's grid (comma-separated values, each one the "
@@ -225,8 +239,13 @@ def main(argv: list[str] | None = None) -> int:
                          help="e.g. iid,dirichlet:0.1")
     slicing.add_argument("--seeds", type=_numbers(int), metavar="S,T", help="e.g. 0,1")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if args.cluster is not None:
+        try:
+            check_cluster(args.cluster, "--cluster")
+        except ConfigError as exc:
+            parser.error(str(exc))
     keep = {"aggregators": args.aggregators, "attacks": args.attacks,
             "byzantine_fractions": args.fractions, "partitions": args.partitions,
             "seeds": args.seeds}
@@ -236,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             base, _ = load_robustness_config(args.config)
             out = Path("runs") / f"robustness-{base.experiment.name}"
         run_robustness(args.config, out, progress=not args.no_progress, jobs=args.jobs,
-                       keep=keep)
+                       keep=keep, cluster=args.cluster)
     except (ValueError, FileNotFoundError) as exc:   # ConfigError is a ValueError
         print(f"poft bench robustness: error: {exc}", file=sys.stderr)
         return 2
@@ -245,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["GridSection", "Cell", "load_robustness_config", "parse_robustness_config",
-           "slice_grid", "cell_config", "run_robustness", "main"]
+           "slice_grid", "cell_config", "run_robustness", "run_cells", "main"]
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from .types import (
     Proposal,
     RoundState,
     Signature,
+    blob_digest,
+    blob_uri,
 )
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -106,8 +108,10 @@ class LedgerClient:
         return self._send("open_round").event("RoundOpened")["round"]
 
     def submit_update(self, round: int, params_root: bytes, fingerprint: bytes, uri: str) -> int:
-        """Submit a worker update; returns its candidate index."""
-        return self._send("submit_update", round, params_root, fingerprint, uri).event("UpdateSubmitted")["index"]
+        """Submit a worker update whose blob is at ``uri`` ("sha256:<64 hex>": only the
+        32-byte digest goes on chain); returns its candidate index."""
+        return self._send("submit_update", round, params_root, fingerprint,
+                          blob_digest(uri)).event("UpdateSubmitted")["index"]
 
     def submit_import(self, round: int, import_id: int) -> int:
         """Add a bridge import as a candidate; returns its candidate index."""
@@ -205,7 +209,8 @@ class LedgerClient:
     def candidates(self, round: int) -> list[Candidate]:
         """The round's candidates in submission order (from events)."""
         found = [
-            Candidate(e["index"], e["worker"], e["params_root"], e["fingerprint"], e["uri"], False)
+            Candidate(e["index"], e["worker"], e["params_root"], e["fingerprint"],
+                      blob_uri(e["blob"]), False)
             for e in self.events("UpdateSubmitted", round=round)
         ]
         imports = self.events("ImportCandidate", round=round)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 
 from eth_utils import keccak
 
 ZERO32 = b"\0" * 32
+BLOB_SCHEME = "sha256:"     # the store's content address of a blob (poft.store.location)
+
+
+def blob_digest(uri: str) -> bytes:
+    """The 32-byte SHA-256 digest a ``sha256:<64 hex>`` uri names (what goes on chain)."""
+    if not (isinstance(uri, str) and uri.lower().startswith(BLOB_SCHEME)
+            and re.fullmatch(r"[0-9a-fA-F]{64}", uri[len(BLOB_SCHEME):])):
+        raise ValueError(f"malformed blob location {uri!r:.80}: expected "
+                         f"'{BLOB_SCHEME}<64 hex chars>'")
+    return bytes.fromhex(uri[len(BLOB_SCHEME):])
+
+
+def blob_uri(digest: bytes) -> str:
+    """The ``sha256:<hex>`` uri of a 32-byte digest read from the chain."""
+    return BLOB_SCHEME + bytes(digest).hex()
 
 
 class Phase(IntEnum):

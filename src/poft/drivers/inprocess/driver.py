@@ -23,7 +23,7 @@ import torch
 
 from poft.config.experiment import ExperimentConfig
 from poft.config.population import plan_population
-from poft.drivers.executor import ProcessExecutor, make_executor
+from poft.drivers.executor import make_executor
 from poft.drivers.inprocess.assembly import build_network
 from poft.drivers.inprocess.crosschain import CrossChainExchange
 from poft.drivers.inprocess.network import NetworkRuntime
@@ -57,8 +57,9 @@ class InProcessDriver:
         # One training pool for the whole run, started last so that it inherits (or is
         # shipped) every worker's model and data once; only parameters travel per round.
         trainers = {key: t for net in self.networks for key, t in net.trainers().items()}
-        self.executor = make_executor(trainers, config.experiment.parallel_workers)
-        if isinstance(self.executor, ProcessExecutor):
+        self.executor = make_executor(trainers, config.experiment.parallel_workers,
+                                      config.experiment.cluster)
+        if self.executor.remote:
             for net in self.networks:
                 net.executor = self.executor
 

@@ -100,7 +100,7 @@ event UpdateSubmitted:
     index: uint256
     params_root: bytes32
     fingerprint: bytes32
-    uri: String[MAX_URI]
+    blob: bytes32  # SHA-256 of the update's blob: it is stored at the uri "sha256:<hex>"
 
 event ImportCandidate:
     round: indexed(uint256)
@@ -442,13 +442,14 @@ def _add_candidate(round: uint256, candidate: Candidate) -> uint256:
 
 
 @external
-def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, uri: String[MAX_URI]):
+def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, blob: bytes32):
     """
     @notice A worker's update; once per worker per round, same architecture as the global model.
     @param round The current round.
     @param params_root Root of the update's parameters.
     @param fingerprint Architecture fingerprint; must equal the global model's.
-    @param uri Where the update's blob is stored (logged, not stored).
+    @param blob SHA-256 digest of the update's blob, which the store keeps under the
+        uri "sha256:<hex digest>" (logged, not stored: 32 bytes, not the 71 of the uri).
     """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
     assert staking.is_worker[msg.sender], "not a registered worker"
@@ -460,7 +461,7 @@ def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, ur
     )
     log UpdateSubmitted(
         round=round, worker=msg.sender, index=index, params_root=params_root,
-        fingerprint=fingerprint, uri=uri
+        fingerprint=fingerprint, blob=blob
     )
     self.worker_submissions[round] += 1
     if self.worker_submissions[round] >= staking.worker_count:
