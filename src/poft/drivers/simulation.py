@@ -76,6 +76,7 @@ from poft.drivers.setup import (
 from poft.experiment.config import ExperimentConfig
 from poft.experiment.population import NetworkPlan, ParticipantPlan, plan_population
 from poft.learning.batched_eval import batched_losses
+from poft.learning.robust_scoring import robust_report
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
 from poft.learning.training import evaluate, local_train
@@ -206,8 +207,11 @@ class SimNetwork:
         theta = self.global_vec
         order, candidates = self.collect_candidates(theta)
         committee = self.draw_committee()
-        with self.timer.phase("evaluate"):
-            losses = torch.stack([self.score(v, candidates) for v in committee])
+        if self.rule == "robust_softmax":
+            losses = torch.stack([self.robust_score(v, theta, candidates) for v in committee])
+        else:
+            with self.timer.phase("evaluate"):
+                losses = torch.stack([self.score(v, candidates) for v in committee])
         # FLTrust's reference is local training: booked under "train", outside "aggregate".
         reference = (self.reference_update(theta, committee[0])
                      if self.rule == "fltrust" else None)
@@ -286,6 +290,17 @@ class SimNetwork:
             losses[usable] = torch.where(torch.isfinite(scored), scored,
                                          torch.full_like(scored, math.inf))
         return losses
+
+    def robust_score(self, validator: SimParticipant, theta: torch.Tensor,
+                     candidates: torch.Tensor) -> torch.Tensor:
+        """The validator's robust SABFL report [contributions, cosines] (2n,): it trains
+        its own reference update, then scores (`poft.learning.robust_scoring`)."""
+        n = candidates.shape[0]
+        if validator.plan.lying:
+            return (torch.rand(2 * n, generator=validator.generator) * 5).to(torch.float64)
+        reference = self.reference_update(theta, validator)
+        with self.timer.phase("evaluate"):
+            return robust_report(self.model, theta, candidates, validator.data, reference)
 
     def stacked(self, vectors: torch.Tensor) -> dict[str, torch.Tensor]:
         """Rows of flat vectors as a stacked state ``{name: (n, *shape)}`` (sorted-key order)."""

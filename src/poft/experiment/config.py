@@ -35,7 +35,7 @@ from poft.experiment.schema import ConfigError, bounded, fail, load_section, to_
 Dataset = Literal["fashion_mnist", "digits", "convex"]
 ModelName = Literal["logreg", "mlp", "cnn"]
 RuleName = Literal["softmax", "mean", "median", "trimmed_mean", "krum", "multi_krum",
-                   "geometric_median", "centered_clipping", "fltrust", "bulyan"]
+                   "geometric_median", "centered_clipping", "fltrust", "bulyan", "robust_softmax"]
 AttackName = Literal["none", "label_flip", "sign_flip", "gaussian", "scaling", "alie",
                      "ipm", "backdoor"]
 PartitionName = Literal["iid", "dirichlet", "label_skew"]
