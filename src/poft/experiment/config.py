@@ -37,7 +37,7 @@ ModelName = Literal["logreg", "mlp", "cnn"]
 RuleName = Literal["softmax", "mean", "median", "trimmed_mean", "krum", "multi_krum",
                    "geometric_median", "centered_clipping", "fltrust", "bulyan", "robust_softmax"]
 AttackName = Literal["none", "label_flip", "sign_flip", "gaussian", "scaling", "alie",
-                     "ipm", "backdoor"]
+                     "ipm", "backdoor", "min_max", "min_sum", "gate_edge", "score_match"]
 PartitionName = Literal["iid", "dirichlet", "label_skew"]
 WorkerPartition = Literal["iid", "dirichlet"]
 Backend = Literal["embedded", "anvil"]
