@@ -134,3 +134,10 @@ def test_robust_report_cosines_gate_and_values():
     # the step back, outside the gate, would hurt the aggregate; the forward steps help
     assert float(value[2]) < min(float(value[0]), float(value[1]))
     assert torch.isfinite(value[:4]).all()
+
+
+def test_cosine_score_ablation_is_proportional_to_the_median_cosine():
+    r = reports([[9.0, 0.0, 0.0]], [[0.2, 0.6, -0.1]])
+    assert robust_softmax_weights(r, 3, score="cosine").tolist() == pytest.approx([0.25, 0.75, 0.0])
+    with pytest.raises(ValueError, match="score"):
+        robust_softmax_weights(r, 3, score="loss")

@@ -107,28 +107,39 @@ def _reduce(reports: torch.Tensor, n: int, clamp: float) -> tuple[list[float], l
 
 def robust_softmax_weights(reports, n: int, *, temperature: float = 1.0,
                            clamp: float = DEFAULT_CLAMP, gate: bool = True,
-                           admissible=None) -> torch.Tensor:
+                           score: str = "contribution", admissible=None) -> torch.Tensor:
     """Weights ``w`` (float64 ``(n,)``, sum 1, or all 0 when nothing passes) from the
-    validators' ``(v, 2n)`` reports (see the module docstring)."""
+    validators' ``(v, 2n)`` reports (see the module docstring).
+
+    ``score="cosine"`` is an ablation: ``w_i ∝ C_i`` over the gated candidates
+    (FLTrust's trust scores, with the median over validators), ignoring the
+    contributions."""
+    if score not in ("contribution", "cosine"):
+        raise ValueError(f"score must be 'contribution' or 'cosine'; got {score!r}")
     temperature = check_positive(temperature, name="temperature")
     clamp = check_positive(clamp, name="clamp")
     n = check_int(n, name="n", minimum=1)
-    score, cos = _reduce(torch.as_tensor(reports), n, clamp)
+    value, cos = _reduce(torch.as_tensor(reports), n, clamp)
     ok = [math.isfinite(s) and math.isfinite(c) and (c > 0.0 or not gate)
-          for s, c in zip(score, cos)]
+          for s, c in zip(value, cos)]
     if admissible is not None:
         ok = [a and bool(b) for a, b in zip(ok, torch.as_tensor(admissible).tolist())]
+    if score == "cosine":
+        ok = [k and c > 0.0 for k, c in zip(ok, cos)]
     if not any(ok):
         return torch.zeros(n, dtype=DTYPE)
-    top = max(s for s, k in zip(score, ok) if k)
-    terms = [math.exp((s - top) / temperature) if k else 0.0 for s, k in zip(score, ok)]
+    if score == "cosine":
+        total = math.fsum(c for c, k in zip(cos, ok) if k)
+        return torch.tensor([c / total if k else 0.0 for c, k in zip(cos, ok)], dtype=DTYPE)
+    top = max(s for s, k in zip(value, ok) if k)
+    terms = [math.exp((s - top) / temperature) if k else 0.0 for s, k in zip(value, ok)]
     total = math.fsum(terms)
     return torch.tensor([t / total for t in terms], dtype=DTYPE)
 
 
 def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = 1.0,
-                   clamp: float = DEFAULT_CLAMP, gate: bool = True, clip: bool = True
-                   ) -> torch.Tensor:
+                   clamp: float = DEFAULT_CLAMP, gate: bool = True, clip: bool = True,
+                   score: str = "contribution") -> torch.Tensor:
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
     ``gate=False`` / ``clip=False`` switch the direction gate / the norm clipping off
@@ -140,7 +151,7 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = 1.0,
     check_int(f, name="f")
     x = as_matrix(deltas)
     w = robust_softmax_weights(reports, x.shape[0], temperature=temperature, clamp=clamp,
-                               gate=gate)
+                               gate=gate, score=score)
     if clip:
         x, _ = median_norm_clip(x)
     if float(w.sum()) == 0.0:

@@ -106,7 +106,7 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
         raise ValueError(f"robust_softmax reports must have shape (validators, {2 * n}), got "
                          f"{tuple(reports.shape)}")
     admissible = torch.isfinite(inputs.candidates).all(dim=1)
-    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate")}
+    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score")}
     weights = robust_softmax_weights(reports, n, admissible=admissible, **params)
     theta = inputs.global_vec.to(torch.float64)
     deltas = inputs.candidates.to(torch.float64) - theta
