@@ -80,9 +80,9 @@ def test_median_norm_clip():
 def test_registry_rule_is_the_weighted_sum_of_clipped_rows():
     x = torch.tensor([[3.0, 4.0], [0.0, 1.0], [0.0, 2.0], [30.0, 40.0]], dtype=torch.float64)
     r = reports([[0.0, 0.0, 0.0, 0.0]], [[1.0, 1.0, 1.0, 1.0]])
-    out = robust_softmax(x, reports=r)
+    out = robust_softmax(x, reports=r, gate_z=0.0)   # d = 2: the default threshold 3/√2 > 1
     assert out.tolist() == pytest.approx([(2.1 + 0 + 0 + 2.1) / 4, (2.8 + 1 + 2 + 2.8) / 4])
-    raw = robust_softmax(x, reports=r, clip=False)
+    raw = robust_softmax(x, reports=r, clip=False, gate_z=0.0)
     assert raw.tolist() == pytest.approx(x.mean(0).tolist())
 
 
@@ -141,3 +141,21 @@ def test_cosine_score_ablation_is_proportional_to_the_median_cosine():
     assert robust_softmax_weights(r, 3, score="cosine").tolist() == pytest.approx([0.25, 0.75, 0.0])
     with pytest.raises(ValueError, match="score"):
         robust_softmax_weights(r, 3, score="loss")
+
+
+def test_gate_threshold_is_z_over_sqrt_d():
+    from poft.aggregation.robust_softmax import gate_threshold
+    assert gate_threshold(None) == 0.0
+    assert gate_threshold(10000) == pytest.approx(0.03)
+    r = reports([[0.0, 0.0, 0.0]], [[0.02, 0.04, 0.5]])
+    # d = 10000: threshold 0.03 keeps candidates 1 and 2 only
+    w = robust_softmax_weights(r, 3, dim=10000)
+    assert float(w[0]) == 0.0 and w[1:].tolist() == pytest.approx([0.5, 0.5])
+    assert float(robust_softmax_weights(r, 3, dim=10000, gate_z=0.0)[0]) > 0
+    # random directions rarely pass: a Gaussian vector's cosine with a fixed one is ~N(0, 1/d)
+    g = torch.Generator().manual_seed(0)
+    d = 40000
+    ref = torch.randn(d, generator=g, dtype=torch.float64)
+    noise = torch.randn(200, d, generator=g, dtype=torch.float64)
+    cos = noise @ ref / (noise.norm(dim=1) * ref.norm())
+    assert int((cos > gate_threshold(d)).sum()) <= 2

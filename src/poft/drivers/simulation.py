@@ -76,6 +76,7 @@ from poft.drivers.setup import (
 from poft.experiment.config import ExperimentConfig
 from poft.experiment.population import NetworkPlan, ParticipantPlan, plan_population
 from poft.learning.batched_eval import batched_losses
+from poft.aggregation.robust_softmax import DEFAULT_GATE_Z
 from poft.learning.robust_scoring import robust_report
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
@@ -300,7 +301,9 @@ class SimNetwork:
             return (torch.rand(2 * n, generator=validator.generator) * 5).to(torch.float64)
         reference = self.reference_update(theta, validator)
         with self.timer.phase("evaluate"):
-            return robust_report(self.model, theta, candidates, validator.data, reference)
+            gate_z = self.spec.params.get("gate_z", DEFAULT_GATE_Z)
+            return robust_report(self.model, theta, candidates, validator.data, reference,
+                                 gate_z=gate_z)
 
     def stacked(self, vectors: torch.Tensor) -> dict[str, torch.Tensor]:
         """Rows of flat vectors as a stacked state ``{name: (n, *shape)}`` (sorted-key order)."""

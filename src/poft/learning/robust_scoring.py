@@ -8,7 +8,7 @@ vector ``[v_1..v_n, cos_1..cos_n]`` of the rule's docstring:
 
 * ``cos_i = cos(δ_i, r)`` (0 for a zero update);
 * ``v_i``: the leave-one-out contribution of the clipped ``δ̄_i`` to the mean
-  ``A`` of the clipped updates with ``cos > 0`` (value of keeping it when it is
+  ``A`` of the clipped updates with ``cos > gate_z/√d`` (value of keeping it when it is
   in, of adding it when it is out), as a loss difference on the validator's
   data, divided by the population std of the ``u``.
 
@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from poft.aggregation.robust_softmax import median_norm_clip
+from poft.aggregation.robust_softmax import DEFAULT_GATE_Z, gate_threshold, median_norm_clip
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
@@ -57,7 +57,8 @@ def _stacked(vectors: torch.Tensor, model: nn.Module) -> dict[str, torch.Tensor]
 
 
 def robust_report(model: nn.Module, theta: torch.Tensor, candidates: torch.Tensor,
-                  data: ArrayDataset, reference: torch.Tensor) -> torch.Tensor:
+                  data: ArrayDataset, reference: torch.Tensor,
+                  gate_z: float = DEFAULT_GATE_Z) -> torch.Tensor:
     """The validator's ``(2n,)`` float64 report ``[v, cos]`` (see the module docstring).
 
     ``model`` supplies the architecture only; ``theta`` ``(d,)`` and ``candidates``
@@ -77,7 +78,7 @@ def robust_report(model: nn.Module, theta: torch.Tensor, candidates: torch.Tenso
     cos = torch.where(norms > 0, deltas @ ref / (norms.clamp(min=1e-300) * max(rnorm, 1e-300)),
                       torch.zeros_like(norms))
     clipped, _ = median_norm_clip(deltas)
-    inside = cos > 0
+    inside = cos > gate_threshold(deltas.shape[1], gate_z)
     m = int(inside.sum())
     total = clipped[inside].sum(dim=0) if m else torch.zeros(deltas.shape[1], dtype=DTYPE)
     base = total / m if m else total

@@ -98,7 +98,7 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     """Robust SABFL (`poft.aggregation.robust_softmax`): `inputs.losses` holds the
     validators' (v, 2n) reports [contributions, cosines]; a candidate is admissible
     when its parameters are finite. Weights: softmax of the median contribution over
-    the admissible candidates whose median cosine is > 0; the model moves by the
+    the admissible candidates whose median cosine is > gate_z/√d; the model moves by the
     weighted sum of the admissible deltas clipped to their median norm."""
     n = inputs.candidates.shape[0]
     reports = inputs.losses.to(torch.float64)
@@ -106,8 +106,9 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
         raise ValueError(f"robust_softmax reports must have shape (validators, {2 * n}), got "
                          f"{tuple(reports.shape)}")
     admissible = torch.isfinite(inputs.candidates).all(dim=1)
-    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score")}
-    weights = robust_softmax_weights(reports, n, admissible=admissible, **params)
+    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score", "gate_z")}
+    weights = robust_softmax_weights(reports, n, admissible=admissible,
+                                     dim=inputs.candidates.shape[1], **params)
     theta = inputs.global_vec.to(torch.float64)
     deltas = inputs.candidates.to(torch.float64) - theta
     deltas = torch.where(admissible[:, None], deltas, torch.zeros_like(deltas))
