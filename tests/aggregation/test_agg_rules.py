@@ -149,7 +149,8 @@ def test_rules_are_deterministic_and_float64():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(11, 20, generator=g)
     ref = torch.randn(20, generator=g)
-    ctx = {"fltrust": {"reference": ref}, "softmax": {"losses": torch.rand(3, 11, generator=g), "temperature": 0.5}}
+    ctx = {"fltrust": {"reference": ref}, "softmax": {"losses": torch.rand(3, 11, generator=g), "temperature": 0.5},
+           "robust_softmax": {"reports": torch.rand(3, 22, generator=g)}}
     for name, rule in RULES.items():
         a = rule(x, f=2, **ctx.get(name, {}))
         b = rule(x.clone(), f=2, **ctx.get(name, {}))
@@ -160,7 +161,7 @@ def test_rules_are_deterministic_and_float64():
 def test_registry_names_and_context():
     assert set(RULES) == {
         "mean", "median", "trimmed_mean", "krum", "multi_krum", "geometric_median",
-        "centered_clipping", "fltrust", "bulyan", "softmax",
+        "centered_clipping", "fltrust", "bulyan", "softmax", "robust_softmax",
     }
     assert get_rule("krum") is RULES["krum"]
     assert CONTEXT["fltrust"] == {"reference": True}

@@ -62,7 +62,8 @@ def test_gaussian_with_zero_sigma_is_the_constant_mu():
 
 
 def test_registry():
-    assert set(UPDATE_ATTACKS) == {"sign_flip", "gaussian", "scaling", "alie", "ipm"}
+    assert set(UPDATE_ATTACKS) == {"sign_flip", "gaussian", "scaling", "alie", "ipm",
+                                  "min_max", "min_sum", "gate_edge", "score_match"}
     assert get_update_attack("alie") is alie
     assert CONTEXT["scaling"] == {"own_delta": True}
     with pytest.raises(KeyError, match="unknown update attack 'signflip'.*sign_flip"):

@@ -38,6 +38,7 @@ from poft.aggregation import (
     krum,
     mean,
     median,
+    robust_softmax,
     softmax,
     trimmed_mean,
 )
@@ -62,12 +63,14 @@ RULES: dict[str, Rule] = {
     "fltrust": fltrust.fltrust,
     "bulyan": bulyan.bulyan,
     "softmax": softmax.softmax,
+    "robust_softmax": robust_softmax.robust_softmax,
 }
 
 # Round context (keyword -> required?) a rule takes besides deltas, f and its
 # fixed parameters; the miner looks here to know what to pass.
 CONTEXT: dict[str, dict[str, bool]] = {
     "softmax": {"losses": True},
+    "robust_softmax": {"reports": True},
     "fltrust": {"reference": True},
     "centered_clipping": {"center": False},
 }

@@ -3,7 +3,8 @@
 *Update attacks* ``attack(honest_deltas: Tensor(h, d), **params) -> Tensor(d)``
 return the vector every Byzantine worker of the round sends (as a delta
 ``θ_i − θ``), in the honest deltas' dtype. The omniscient ones (sign flip,
-ALIE, IPM) see all honest deltas of the round. Context a caller must supply
+ALIE, IPM, Min-Max, Min-Sum, and gate-edge and score-match, which are aimed at
+robust SABFL) see all honest deltas of the round. Context a caller must supply
 besides fixed parameters is listed in :data:`CONTEXT`:
 
 * ``scaling``: ``own_delta`` — the attacker's own honestly trained delta (required);
@@ -23,7 +24,19 @@ import torch
 
 # Submodules stay bound under their own names; the attack functions, which
 # share them, are reached through the registries or the module.
-from poft.attacks import alie, backdoor, gaussian, ipm, label_flip, scaling, sign_flip
+from poft.attacks import (
+    alie,
+    backdoor,
+    gate_edge,
+    gaussian,
+    ipm,
+    label_flip,
+    min_max,
+    min_sum,
+    scaling,
+    score_match,
+    sign_flip,
+)
 from poft.attacks.alie import alie_z
 from poft.attacks.backdoor import apply_trigger, attack_success_rate, nontarget, poison
 from poft.attacks.label_flip import flip_labels
@@ -37,6 +50,10 @@ UPDATE_ATTACKS: dict[str, UpdateAttack] = {
     "scaling": scaling.scaling,
     "alie": alie.alie,
     "ipm": ipm.ipm,
+    "min_max": min_max.min_max,
+    "min_sum": min_sum.min_sum,
+    "gate_edge": gate_edge.gate_edge,
+    "score_match": score_match.score_match,
 }
 
 DATA_ATTACKS: dict[str, DataAttack] = {

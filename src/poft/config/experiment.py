@@ -35,9 +35,9 @@ from poft.config.schema import ConfigError, bounded, fail, load_section, option,
 Dataset = Literal["fashion_mnist", "digits", "convex"]
 ModelName = Literal["logreg", "mlp", "cnn"]
 RuleName = Literal["softmax", "mean", "median", "trimmed_mean", "krum", "multi_krum",
-                   "geometric_median", "centered_clipping", "fltrust", "bulyan"]
+                   "geometric_median", "centered_clipping", "fltrust", "bulyan", "robust_softmax"]
 AttackName = Literal["none", "label_flip", "sign_flip", "gaussian", "scaling", "alie",
-                     "ipm", "backdoor"]
+                     "ipm", "backdoor", "min_max", "min_sum", "gate_edge", "score_match"]
 PartitionName = Literal["iid", "dirichlet", "label_skew"]
 WorkerPartition = Literal["iid", "dirichlet"]
 Backend = Literal["embedded", "anvil", "hardhat"]

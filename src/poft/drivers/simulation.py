@@ -64,6 +64,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from poft.aggregation.robust_softmax import DEFAULT_GATE_Z
 from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
 from poft.config.experiment import ExperimentConfig
 from poft.config.population import NetworkPlan, ParticipantPlan, plan_population
@@ -81,6 +82,7 @@ from poft.errors import InputError
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
+from poft.learning.robust_scoring import robust_report
 from poft.learning.training import evaluate, local_train
 from poft.protocol.aggregate import (
     AggregationSpec,
@@ -222,8 +224,11 @@ class SimNetwork:
         theta = self.global_vec
         order, candidates = self.collect_candidates(theta)
         committee = self.draw_committee()
-        with self.timer.phase("evaluate"):
-            losses = torch.stack([self.score(v, candidates) for v in committee])
+        if self.rule == "robust_softmax":
+            losses = torch.stack([self.robust_score(v, theta, candidates) for v in committee])
+        else:
+            with self.timer.phase("evaluate"):
+                losses = torch.stack([self.score(v, candidates) for v in committee])
         # FLTrust's reference is local training: booked under "train", outside "aggregate".
         reference = (self.reference_update(theta, committee[0])
                      if self.rule == "fltrust" else None)
@@ -312,6 +317,19 @@ class SimNetwork:
             losses[usable] = torch.where(torch.isfinite(scored), scored,
                                          torch.full_like(scored, math.inf))
         return losses
+
+    def robust_score(self, validator: SimParticipant, theta: torch.Tensor,
+                     candidates: torch.Tensor) -> torch.Tensor:
+        """The validator's robust SABFL report [contributions, cosines] (2n,): it trains
+        its own reference update, then scores (`poft.learning.robust_scoring`)."""
+        n = candidates.shape[0]
+        if validator.plan.lying:
+            return (torch.rand(2 * n, generator=validator.generator) * 5).to(torch.float64)
+        reference = self.reference_update(theta, validator)
+        with self.timer.phase("evaluate"):
+            gate_z = self.spec.params.get("gate_z", DEFAULT_GATE_Z)
+            return robust_report(self.model, theta, candidates, validator.data, reference,
+                                 gate_z=gate_z)
 
     def stacked(self, vectors: torch.Tensor) -> dict[str, torch.Tensor]:
         """Rows of flat vectors as a stacked state ``{name: (n, *shape)}`` (sorted-key order)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from poft.aggregation import get_rule
+from poft.aggregation.robust_softmax import median_norm_clip, robust_softmax_weights
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
 from poft.errors import PoftError
 from poft.ledger import weights_to_fixed
@@ -76,6 +77,8 @@ class RoundAggregate:
 def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregate:
     """θ' and the reward weights of one round (see the module docstring)."""
     n = inputs.candidates.shape[0]
+    if spec.rule == "robust_softmax":
+        return _aggregate_robust(inputs, spec)
     if inputs.losses.ndim != 2 or inputs.losses.shape[1] != n:
         raise ValueError(f"losses must have shape (validators, {n}), got "
                          f"{tuple(inputs.losses.shape)}")
@@ -95,6 +98,37 @@ def aggregate_round(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregat
         delta = get_rule(spec.rule)(deltas, **rule_context(spec, inputs, deltas))
     return RoundAggregate(model=(theta + delta).to(torch.float32), weights=weights,
                           population_loss=population)
+
+
+def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggregate:
+    """Robust SABFL (`poft.aggregation.robust_softmax`): `inputs.losses` holds the
+    validators' (v, 2n) reports [contributions, cosines]; a candidate is admissible
+    when its parameters are finite. Weights: softmax of the median contribution over
+    the admissible candidates whose median cosine is > gate_z/√d; the model moves by the
+    weighted sum of the admissible deltas clipped to their median norm."""
+    n = inputs.candidates.shape[0]
+    reports = inputs.losses.to(torch.float64)
+    if reports.ndim != 2 or reports.shape[1] != 2 * n:
+        raise ValueError(f"robust_softmax reports must have shape (validators, {2 * n}), got "
+                         f"{tuple(reports.shape)}")
+    admissible = torch.isfinite(inputs.candidates).all(dim=1)
+    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score", "gate_z")}
+    weights = robust_softmax_weights(reports, n, admissible=admissible,
+                                     dim=inputs.candidates.shape[1], **params)
+    theta = inputs.global_vec.to(torch.float64)
+    deltas = inputs.candidates.to(torch.float64) - theta
+    deltas = torch.where(admissible[:, None], deltas, torch.zeros_like(deltas))
+    if spec.params.get("clip", True):
+        deltas, _ = median_norm_clip(deltas, admissible)
+    if float(weights.sum()) == 0.0:
+        # As for the other rules: nothing to aggregate, so no proposal; on chain the
+        # round fails at its deadline and the next one starts from the same model.
+        raise NoAdmissibleCandidate("no admissible candidate: no update passed the validators' "
+                                    "direction gate with finite scores")
+    delta = softmax_rule(deltas, weights)
+    median_cos = reports[:, n:].median(dim=0).values   # reported as "population_loss"
+    return RoundAggregate(model=(theta + delta).to(torch.float32), weights=weights,
+                          population_loss=median_cos)
 
 
 def matches(proposed: torch.Tensor, recomputed: torch.Tensor, tolerance: float) -> bool:

@@ -1,0 +1,183 @@
+r"""Robust SABFL: softmax weights of *gated, normalised contribution* scores.
+
+The paper rule (:mod:`poft.aggregation.softmax`) weights each candidate by the
+loss it reaches *alone*. That cannot tell a step back from a step forward
+(``θ − ε μ`` scores like ``θ``), and on heterogeneous data no honest update is
+good alone, so whatever stays near ``θ`` wins. This rule keeps SABFL's shape —
+validators score the candidates on their own data, the miner turns the median
+(over validators) of the scores into softmax weights — and changes *what* is
+scored. Each validator ``j`` reports two numbers per candidate ``i``
+(:func:`poft.learning.robust_scoring.robust_report` computes them):
+
+* ``cos_{j,i} = cos(δ_i, r_j)``: the direction check of FLTrust (Cao et al.
+  2021, NDSS), against ``r_j``, the update validator ``j`` trains itself from
+  ``θ`` on its own data with the workers' training settings;
+* ``v_{j,i}``: candidate ``i``'s *contribution* to a robust reference
+  aggregate, leave-one-out (Shapley-style marginal value, as in the scoring
+  probe and in Zeno's descent score, Xie et al. 2019, ICML), measured as a loss
+  difference on the validator's data and divided by its spread. The reference
+  is ``A_j = mean_{i ∈ G_j} δ̄_i`` over the *clipped* updates that pass the
+  validator's own direction check, ``G_j = {i : cos_{j,i} > z/√d}``:
+
+.. math::
+
+    \bar\delta_i = \delta_i \min\!\left(1, \frac{c}{\lVert\delta_i\rVert}\right),\quad
+    c = \operatorname{median}_k \lVert\delta_k\rVert \qquad \text{(norm clipping)}
+
+    u_{j,i} = \begin{cases}
+        \ell_j(\theta + A_j^{-i}) - \ell_j(\theta + A_j) & i \in G_j \text{ (value of keeping it)}\\
+        \ell_j(\theta + A_j) - \ell_j(\theta + A_j^{+i}) & i \notin G_j \text{ (value of adding it)}
+    \end{cases},\qquad
+    v_{j,i} = u_{j,i} / \operatorname{std}_k u_{j,k}
+
+(``A^{-i}``/``A^{+i}``: the mean over ``G_j`` without/with ``δ̄_i``). The
+report of validator ``j`` is the ``2n`` vector ``[v_{j,1..n}, cos_{j,1..n}]``.
+
+The miner (and every validator recomputing it) then computes, with Python
+floats in a fixed order:
+
+.. math::
+
+    S_i = \operatorname{median}_j v_{j,i},\quad C_i = \operatorname{median}_j cos_{j,i},\quad
+    \mathcal A = \{i : C_i > z/\sqrt d,\ S_i, C_i \text{ finite}\}
+
+    w_i = \frac{\exp(S_i / T)}{\sum_{k \in \mathcal A} \exp(S_k / T)}\ (i \in \mathcal A),\ 0 \text{ otherwise},
+    \qquad \theta' = \theta + \sum_i w_i\,\bar\delta_i
+
+What each part is for (measured in docs/results/sabfl-research.md): clipping
+to the median norm bounds what any one update can move (scaling, Gaussian —
+Karimireddy et al. 2021's clipping with a robust radius); the direction gate
+removes steps back (sign flip, IPM) that loss-only scoring rewards; scoring
+the *contribution* to a robust aggregate instead of the loss alone lets
+specialists on heterogeneous data score by what they add, and demotes updates
+that pass the gate but hurt the aggregate (ALIE, label flip); the median over
+validators bounds what a minority of lying validators can do; dividing by the
+spread makes the temperature scale-free (``T = 1`` throughout). The gate's
+threshold ``z/√d`` (``z = 3``) is three standard deviations of the cosine of a
+random direction with a fixed one in ``R^d``: noise (the Gaussian attack),
+whose cosine with any reference is ``O(1/√d)``, does not pass, while honest
+updates on Fashion-MNIST have cosines of 0.04-0.5 (``d = 40k``: threshold
+0.015). Without the margin (gate at 0) half of the noise vectors passed and
+took 24% of the weight on Dirichlet 0.1 (the measurements).
+
+Robust scores are clamped: ``cos`` to ``[−1, 1]`` and ``v`` to
+``[−clamp, clamp]``, so a lying validator's extreme report moves a median no
+further than an honest extreme one. A non-finite report (NaN: the candidate was
+refused) counts as "no": it makes the candidate's median non-finite only when
+a majority of validators refused it, and then the candidate gets weight 0.
+When no candidate passes, the model does not move (all weights 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from poft.aggregation._checks import DTYPE, averaged_median, check_int, check_positive
+
+DEFAULT_CLAMP = 10.0
+DEFAULT_GATE_Z = 3.0
+
+
+def gate_threshold(dim: int | None, gate_z: float = DEFAULT_GATE_Z) -> float:
+    """The direction gate's threshold ``z / √d``: ``z`` standard deviations of the
+    cosine between a fixed vector and a uniformly random direction in ``R^d``
+    (0 when ``dim`` is None)."""
+    if dim is None:
+        return 0.0
+    dim = check_int(dim, name="dim", minimum=1)
+    gate_z = check_positive(gate_z, name="gate_z", allow_zero=True)
+    return gate_z / math.sqrt(dim)
+
+
+def median_norm_clip(deltas: torch.Tensor, admissible: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, float]:
+    """Rows of ``deltas`` clipped to the median row norm ``c`` (over ``admissible``
+    rows when given); returns ``(clipped, c)``. Rows of norm ``<= c`` are unchanged."""
+    x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE)
+    norms = torch.linalg.vector_norm(x, dim=1)
+    pool = norms if admissible is None else norms[admissible]
+    finite = pool[torch.isfinite(pool)]
+    if finite.numel() == 0:
+        return x, 0.0
+    c = float(averaged_median(finite, dim=0))
+    scale = torch.where(norms > c, c / torch.where(norms > 0, norms, torch.ones_like(norms)),
+                        torch.ones_like(norms))
+    return x * scale[:, None], c
+
+
+def _reduce(reports: torch.Tensor, n: int, clamp: float) -> tuple[list[float], list[float]]:
+    if reports.dim() == 1:
+        reports = reports.unsqueeze(0)
+    if reports.dim() != 2 or reports.shape[1] != 2 * n:
+        raise ValueError(f"reports must have shape (validators, 2n) = (v, {2 * n}): "
+                         f"[contributions, cosines] per validator; got {tuple(reports.shape)}")
+    r = reports.detach().to(device="cpu", dtype=DTYPE)
+    value, cos = r[:, :n], r[:, n:]
+    # NaN (refused) -> -inf: it can only lower the candidate's median.
+    value = torch.where(torch.isnan(value), torch.full_like(value, -math.inf), value)
+    cos = torch.where(torch.isnan(cos), torch.full_like(cos, -math.inf), cos)
+    value = torch.where(torch.isfinite(value), value.clamp(-clamp, clamp), value)
+    cos = torch.where(torch.isfinite(cos), cos.clamp(-1.0, 1.0), cos)
+    return averaged_median(value, dim=0).tolist(), averaged_median(cos, dim=0).tolist()
+
+
+def robust_softmax_weights(reports, n: int, *, temperature: float = 1.0,
+                           clamp: float = DEFAULT_CLAMP, gate: bool = True,
+                           score: str = "contribution", admissible=None,
+                           dim: int | None = None, gate_z: float = DEFAULT_GATE_Z) -> torch.Tensor:
+    """Weights ``w`` (float64 ``(n,)``, sum 1, or all 0 when nothing passes) from the
+    validators' ``(v, 2n)`` reports (see the module docstring).
+
+    ``score="cosine"`` is an ablation: ``w_i ∝ C_i`` over the gated candidates
+    (FLTrust's trust scores, with the median over validators), ignoring the
+    contributions. ``dim`` (the update dimension ``d``) sets the gate's threshold
+    ``gate_z / √d``; without it the threshold is 0."""
+    if score not in ("contribution", "cosine"):
+        raise ValueError(f"score must be 'contribution' or 'cosine'; got {score!r}")
+    temperature = check_positive(temperature, name="temperature")
+    clamp = check_positive(clamp, name="clamp")
+    n = check_int(n, name="n", minimum=1)
+    value, cos = _reduce(torch.as_tensor(reports), n, clamp)
+    threshold = gate_threshold(dim, gate_z)
+    ok = [math.isfinite(s) and math.isfinite(c) and (c > threshold or not gate)
+          for s, c in zip(value, cos)]
+    if admissible is not None:
+        ok = [a and bool(b) for a, b in zip(ok, torch.as_tensor(admissible).tolist())]
+    if score == "cosine":
+        ok = [k and c > 0.0 for k, c in zip(ok, cos)]
+    if not any(ok):
+        return torch.zeros(n, dtype=DTYPE)
+    if score == "cosine":
+        total = math.fsum(c for c, k in zip(cos, ok) if k)
+        return torch.tensor([c / total if k else 0.0 for c, k in zip(cos, ok)], dtype=DTYPE)
+    top = max(s for s, k in zip(value, ok) if k)
+    terms = [math.exp((s - top) / temperature) if k else 0.0 for s, k in zip(value, ok)]
+    total = math.fsum(terms)
+    return torch.tensor([t / total for t in terms], dtype=DTYPE)
+
+
+def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = 1.0,
+                   clamp: float = DEFAULT_CLAMP, gate: bool = True, clip: bool = True,
+                   score: str = "contribution", gate_z: float = DEFAULT_GATE_Z) -> torch.Tensor:
+    """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
+
+    ``gate=False`` / ``clip=False`` switch the direction gate / the norm clipping off
+    (ablations). ``f`` is accepted for the uniform rule signature and not used.
+    """
+    from poft.aggregation._checks import as_matrix
+    from poft.aggregation.softmax import softmax_rule
+
+    check_int(f, name="f")
+    x = as_matrix(deltas)
+    w = robust_softmax_weights(reports, x.shape[0], temperature=temperature, clamp=clamp,
+                               gate=gate, score=score, dim=x.shape[1], gate_z=gate_z)
+    if clip:
+        x, _ = median_norm_clip(x)
+    if float(w.sum()) == 0.0:
+        return torch.zeros(x.shape[1], dtype=DTYPE)
+    return softmax_rule(x, w)
+
+
+__all__ = ["median_norm_clip", "robust_softmax", "robust_softmax_weights", "DEFAULT_CLAMP"]

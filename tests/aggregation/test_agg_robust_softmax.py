@@ -1,0 +1,161 @@
+"""Robust SABFL (poft.aggregation.robust_softmax) and the validator report
+(poft.learning.robust_scoring): formula, gate, clipping, medians, NaN handling,
+determinism through aggregate_round."""
+
+import math
+
+import pytest
+import torch
+
+from poft.aggregation import CONTEXT, RULES
+from poft.aggregation.robust_softmax import median_norm_clip, robust_softmax, robust_softmax_weights
+from poft.learning.datasets import ArrayDataset
+from poft.learning.models import build_model
+from poft.learning.params import flatten
+from poft.learning.robust_scoring import reference_update, robust_report
+from poft.protocol.aggregate import AggregationSpec, RoundInputs, aggregate_round
+
+
+def reports(values, cosines):
+    """(v, 2n) from per-validator value and cosine rows."""
+    return torch.cat([torch.tensor(values, dtype=torch.float64),
+                      torch.tensor(cosines, dtype=torch.float64)], dim=1)
+
+
+def test_registered_with_its_context():
+    assert RULES["robust_softmax"] is robust_softmax
+    assert CONTEXT["robust_softmax"] == {"reports": True}
+
+
+def test_weights_are_softmax_of_median_value_over_the_gated():
+    r = reports([[1.0, 0.0, 2.0, 5.0], [3.0, 0.0, 2.0, 5.0], [2.0, 1.0, 9.0, 5.0]],
+                [[0.5, 0.2, 0.1, -0.3], [0.4, 0.1, 0.3, -0.2], [0.6, 0.3, -0.1, 0.9]])
+    # medians: value [2, 0, 2, 5]; cosine [0.5, 0.2, 0.1, -0.2] -> candidate 3 gated out
+    w = robust_softmax_weights(r, 4, temperature=1.0)
+    e = [math.exp(2.0), math.exp(0.0), math.exp(2.0), 0.0]
+    assert w.tolist() == pytest.approx([x / sum(e) for x in e], rel=1e-12)
+    assert w.dtype == torch.float64 and float(w.sum()) == pytest.approx(1.0)
+    ungated = robust_softmax_weights(r, 4, gate=False)
+    assert float(ungated[3]) > float(ungated[0])
+
+
+def test_temperature_and_clamp():
+    r = reports([[0.0, 1.0]], [[0.5, 0.5]])
+    cold = robust_softmax_weights(r, 2, temperature=0.1)
+    assert float(cold[1]) > 0.9999
+    # a lying validator's huge value is clamped before the median: with 1 validator it
+    # is the median, so clamp bounds it
+    big = robust_softmax_weights(reports([[0.0, 1e9]], [[0.5, 0.5]]), 2, clamp=2.0)
+    assert big.tolist() == pytest.approx([1 / (1 + math.exp(2)), math.exp(2) / (1 + math.exp(2))])
+
+
+def test_nan_reports_are_refusals_and_nothing_passing_gives_zero_weights():
+    nan = math.nan
+    r = reports([[nan, 1.0], [nan, 1.0], [0.0, 1.0]], [[nan, 0.5], [nan, 0.5], [0.5, 0.5]])
+    assert robust_softmax_weights(r, 2).tolist() == [0.0, 1.0]
+    # one validator's refusal cannot exclude a candidate
+    r = reports([[nan, 1.0], [0.0, 1.0], [0.0, 1.0]], [[nan, 0.5], [0.5, 0.5], [0.5, 0.5]])
+    assert float(robust_softmax_weights(r, 2)[0]) > 0
+    r = reports([[1.0, 1.0]], [[-0.5, 0.0]])
+    assert robust_softmax_weights(r, 2).tolist() == [0.0, 0.0]
+    assert robust_softmax(torch.ones(2, 3), reports=r).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_bad_report_shape():
+    with pytest.raises(ValueError, match="2n"):
+        robust_softmax_weights(torch.zeros(3, 5), 3)
+
+
+def test_median_norm_clip():
+    x = torch.tensor([[3.0, 4.0], [0.0, 1.0], [0.0, 2.0], [30.0, 40.0]], dtype=torch.float64)
+    clipped, c = median_norm_clip(x)
+    assert c == pytest.approx(3.5)   # norms 5, 1, 2, 50 -> averaged median 3.5
+    assert clipped[1].tolist() == [0.0, 1.0] and clipped[2].tolist() == [0.0, 2.0]
+    assert clipped[0].tolist() == pytest.approx([2.1, 2.8])
+    assert clipped[3].tolist() == pytest.approx([2.1, 2.8])
+    sub, c2 = median_norm_clip(x, torch.tensor([True, True, True, False]))
+    assert c2 == 2.0
+
+
+def test_registry_rule_is_the_weighted_sum_of_clipped_rows():
+    x = torch.tensor([[3.0, 4.0], [0.0, 1.0], [0.0, 2.0], [30.0, 40.0]], dtype=torch.float64)
+    r = reports([[0.0, 0.0, 0.0, 0.0]], [[1.0, 1.0, 1.0, 1.0]])
+    out = robust_softmax(x, reports=r, gate_z=0.0)   # d = 2: the default threshold 3/√2 > 1
+    assert out.tolist() == pytest.approx([(2.1 + 0 + 0 + 2.1) / 4, (2.8 + 1 + 2 + 2.8) / 4])
+    raw = robust_softmax(x, reports=r, clip=False, gate_z=0.0)
+    assert raw.tolist() == pytest.approx(x.mean(0).tolist())
+
+
+def test_aggregate_round_is_deterministic_and_skips_missing_candidates():
+    g = torch.Generator().manual_seed(0)
+    theta = torch.randn(30, generator=g)
+    cands = theta + 0.1 * torch.randn(5, 30, generator=g)
+    cands[4] = math.nan
+    r = torch.randn(3, 10, generator=g, dtype=torch.float64)
+    r[:, 5:] = r[:, 5:].abs()
+    spec = AggregationSpec(rule="robust_softmax")
+    a = aggregate_round(RoundInputs(theta, cands, r), spec)
+    b = aggregate_round(RoundInputs(theta.clone(), cands.clone(), r.clone()), spec)
+    assert torch.equal(a.model, b.model) and torch.equal(a.weights, b.weights)
+    assert float(a.weights[4]) == 0.0 and float(a.weights.sum()) == pytest.approx(1.0)
+    assert bool(torch.isfinite(a.model).all())
+    with pytest.raises(ValueError, match="robust_softmax reports"):
+        aggregate_round(RoundInputs(theta, cands, r[:, :5]), spec)
+
+
+def tiny_setup():
+    torch.manual_seed(0)
+    model = build_model("mlp", (4,), 3, hidden=8)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(120, 4, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    data = ArrayDataset(x, y, 3)
+    theta = flatten(model.state_dict())
+    return model, data, theta
+
+
+def test_robust_report_cosines_gate_and_values():
+    model, data, theta = tiny_setup()
+    ref = reference_update(model, theta, data, epochs=1, batch_size=16, lr=0.1,
+                           generator=torch.Generator().manual_seed(2))
+    assert ref.dtype == torch.float64 and float(ref.norm()) > 0
+    good = theta + ref.float()
+    back = theta - ref.float()
+    far = theta + 20 * ref.float()
+    broken = torch.full_like(theta, math.nan)
+    cands = torch.stack([good, good + 0.01 * ref.float(), back, far, broken])
+    rep = robust_report(model, theta, cands, data, ref)
+    n = 5
+    assert rep.shape == (2 * n,) and rep.dtype == torch.float64
+    value, cos = rep[:n], rep[n:]
+    assert cos[:2].tolist() == pytest.approx([1.0, 1.0], abs=1e-5)
+    assert float(cos[2]) == pytest.approx(-1.0, abs=1e-5)
+    assert math.isnan(float(value[4])) and math.isnan(float(cos[4]))
+    # the step back, outside the gate, would hurt the aggregate; the forward steps help
+    assert float(value[2]) < min(float(value[0]), float(value[1]))
+    assert torch.isfinite(value[:4]).all()
+
+
+def test_cosine_score_ablation_is_proportional_to_the_median_cosine():
+    r = reports([[9.0, 0.0, 0.0]], [[0.2, 0.6, -0.1]])
+    assert robust_softmax_weights(r, 3, score="cosine").tolist() == pytest.approx([0.25, 0.75, 0.0])
+    with pytest.raises(ValueError, match="score"):
+        robust_softmax_weights(r, 3, score="loss")
+
+
+def test_gate_threshold_is_z_over_sqrt_d():
+    from poft.aggregation.robust_softmax import gate_threshold
+    assert gate_threshold(None) == 0.0
+    assert gate_threshold(10000) == pytest.approx(0.03)
+    r = reports([[0.0, 0.0, 0.0]], [[0.02, 0.04, 0.5]])
+    # d = 10000: threshold 0.03 keeps candidates 1 and 2 only
+    w = robust_softmax_weights(r, 3, dim=10000)
+    assert float(w[0]) == 0.0 and w[1:].tolist() == pytest.approx([0.5, 0.5])
+    assert float(robust_softmax_weights(r, 3, dim=10000, gate_z=0.0)[0]) > 0
+    # random directions rarely pass: a Gaussian vector's cosine with a fixed one is ~N(0, 1/d)
+    g = torch.Generator().manual_seed(0)
+    d = 40000
+    ref = torch.randn(d, generator=g, dtype=torch.float64)
+    noise = torch.randn(200, d, generator=g, dtype=torch.float64)
+    cos = noise @ ref / (noise.norm(dim=1) * ref.norm())
+    assert int((cos > gate_threshold(d)).sum()) <= 2
