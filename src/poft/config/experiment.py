@@ -130,7 +130,13 @@ class AggregationSection:
     """How the miner combines the round's candidates (every network, unless a network sets
     its own `rule`)."""
 
-    rule: RuleName = option("softmax", doc="softmax: SABFL, w = softmax(-L/T) of each "
+    rule: RuleName = option("robust_softmax", doc="robust_softmax (default): SABFL with robust "
+                            "scores: validators report each candidate's contribution to a "
+                            "robust aggregate and its cosine with their own update; the miner "
+                            "weights the candidates that pass the direction gate by softmax of "
+                            "the median contribution, on updates clipped to the median norm "
+                            "(params: temperature, gate_z, clamp, gate, clip); softmax: the "
+                            "paper's SABFL, w = softmax(-L/T) of each "
                             "candidate's validator-scored loss; mean: FedAvg (the plain "
                             "average); median, trimmed_mean, krum, multi_krum, "
                             "geometric_median, centered_clipping, bulyan: robust baselines "

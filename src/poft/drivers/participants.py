@@ -33,6 +33,7 @@ def network_params(config: ExperimentConfig, net: NetworkSection, genesis) -> Ne
     led = config.ledger
     return NetworkParams(
         name=net.name, k_validators=net.validators, n_miners=net.miners,
+        scores_per_candidate=2 if config.rule_of(net) == "robust_softmax" else 1,
         phase_blocks=max(led.phase_blocks, net.workers + 8),
         min_stake=ether(led.min_stake), slash_bps=led.slash_bps,
         reward_per_round=ether(led.reward_per_round),

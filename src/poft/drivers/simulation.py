@@ -57,7 +57,7 @@ import copy
 import dataclasses
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -78,6 +78,7 @@ from poft.drivers.setup import (
     poisoned,
     spec_of,
 )
+from poft.drivers.simulation_results import NetworkResult, SimulatedRound, SimulationResult
 from poft.errors import InputError
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
@@ -96,66 +97,6 @@ from poft.protocol.worker import Trainer
 log = logging.getLogger(__name__)
 
 TRIGGER_KEYS = ("size", "value", "corner", "image_shape")
-
-# ---------------------------------------------------------------- results
-
-@dataclass
-class SimulatedRound:
-    """One network's round: the new global model and how it was formed."""
-
-    network: str
-    round: int
-    accuracy: float
-    loss: float
-    weights: list[float]              # per worker index (uniform for baseline rules)
-    byzantine: list[bool]             # per worker index
-    backdoor_success: float | None    # attack success rate (backdoor attack only)
-    model: torch.Tensor               # the global model after the round, flat float32
-
-
-@dataclass
-class NetworkResult:
-    name: str
-    rule: str
-    byzantine: list[bool]
-    accuracy_by_round: list[float] = field(default_factory=list)
-    loss_by_round: list[float] = field(default_factory=list)
-    weights_by_round: list[list[float]] = field(default_factory=list)
-    backdoor_by_round: list[float] = field(default_factory=list)
-    final_model: torch.Tensor | None = None
-
-    @property
-    def final_accuracy(self) -> float:
-        return self.accuracy_by_round[-1]
-
-    @property
-    def worst_round_accuracy(self) -> float:
-        return min(self.accuracy_by_round)
-
-    @property
-    def backdoor_success(self) -> float | None:
-        return self.backdoor_by_round[-1] if self.backdoor_by_round else None
-
-    def add(self, record: SimulatedRound) -> None:
-        self.accuracy_by_round.append(record.accuracy)
-        self.loss_by_round.append(record.loss)
-        self.weights_by_round.append(record.weights)
-        if record.backdoor_success is not None:
-            self.backdoor_by_round.append(record.backdoor_success)
-        self.final_model = record.model
-
-
-@dataclass
-class SimulationResult:
-    networks: dict[str, NetworkResult]
-    timing: dict[str, float]          # train_s, evaluate_s, aggregate_s, test_s, total_s
-
-    def network(self, name: str | None = None) -> NetworkResult:
-        """The named network's result (the first network's when no name is given)."""
-        return self.networks[name] if name is not None else next(iter(self.networks.values()))
-
-
-# ---------------------------------------------------------------- setup
 
 # ---------------------------------------------------------------- participants
 

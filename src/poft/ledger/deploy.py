@@ -25,7 +25,8 @@ def deploy_network(backend: LedgerBackend, params: NetworkParams | None = None,
     owner = owner or backend.operator
     bridge, first_block = _deploy(backend, owner, "ModelBridge", [owner.address])
     ledger, _ = _deploy(backend, owner, "FederatedLedger", [
-        params.resolved_network_id, params.k_validators, params.n_miners, list(params.deadlines),
+        params.resolved_network_id, params.k_validators, params.n_miners,
+        params.scores_per_candidate, list(params.deadlines),
         params.min_stake, params.slash_bps, params.reward_per_round, params.validator_reward,
         params.genesis_root, params.genesis_fingerprint, params.genesis_uri, owner.address, bridge,
     ])

@@ -50,6 +50,7 @@ class NetworkParams:
     network_id: bytes | None = None  # default: keccak("poft-network:" + name)
     k_validators: int = 3
     n_miners: int = 2
+    scores_per_candidate: int = 1   # numbers per candidate in a validator's report
     phase_blocks: int | tuple[int, int, int, int] = 200
     min_stake: int = 10**18
     slash_bps: int = 1000

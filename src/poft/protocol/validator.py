@@ -4,7 +4,9 @@ miner's aggregate and attest or reject.
 1. evaluate: the loss of each candidate model (worker updates and imported
    cross-chain models alike) on the validator's own data, in one batched pass;
    a candidate that cannot be fetched or verified scores +inf. The loss vector
-   goes on chain in fixed point.
+   goes on chain in fixed point. Under robust_softmax the report is 2n numbers
+   instead: each candidate's contribution and its cosine with the validator's
+   own update (`robust_score`).
 2. review: recompute the aggregate from the committed inputs (the same
    `aggregate_round` the miner runs), fetch the proposed model by its root,
    compare within the stated tolerance, check the weights hash, and attest
@@ -20,13 +22,16 @@ import logging
 import torch
 from torch import nn
 
+from poft.aggregation.robust_softmax import DEFAULT_GATE_Z
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
+from poft.learning.robust_scoring import reference_update, robust_report
 from poft.ledger import weights_hash
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache, collect_round_inputs, load_candidates
 from poft.protocol.timing import NULL_TIMER, PhaseTimer
+from poft.protocol.worker import TrainingSettings
 from poft.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -35,9 +40,13 @@ log = logging.getLogger(__name__)
 class Validator:
     def __init__(self, ledger, store, codec: ModelCodec, model: nn.Module,
                  data: ArrayDataset, spec: AggregationSpec, *, lying: bool = False,
-                 seed: int = 0, timer: PhaseTimer = NULL_TIMER):
+                 seed: int = 0, timer: PhaseTimer = NULL_TIMER,
+                 settings: TrainingSettings | None = None):
+        """`settings`: the workers' training settings, with which a robust_softmax
+        validator trains its own reference update."""
         self.ledger, self.store, self.codec = ledger, store, codec
         self.model, self.data, self.spec = model, data, spec
+        self.settings = settings or TrainingSettings()
         self.lying = lying
         self.generator = torch.Generator().manual_seed(seed)
         self.timer = timer
@@ -51,9 +60,29 @@ class Validator:
         head = self.ledger.global_model()
         candidates = load_candidates(self.ledger, self.store, self.codec, round_id,
                                      head.fingerprint, self.cache)
-        losses = self.score(candidates)
-        self.ledger.report_losses(round_id, losses)
-        return losses
+        if self.spec.rule == "robust_softmax":
+            theta = self.codec.fetch(self.store, head.root, head.uri, head.fingerprint)
+            scores = self.robust_score(theta, candidates)
+        else:
+            scores = self.score(candidates)
+        self.ledger.report_losses(round_id, scores)
+        return scores
+
+    def robust_score(self, theta: torch.Tensor, candidates: torch.Tensor) -> list[float]:
+        """robust_softmax's report, ``2n`` numbers: each candidate's contribution to a
+        robust aggregate on this validator's data, then its cosine with the update this
+        validator trains itself from θ (`poft.learning.robust_scoring`); NaN for a
+        candidate that is refused. The reference update never leaves the validator."""
+        if self.lying:
+            return (torch.rand(2 * len(candidates), generator=self.generator) * 5).tolist()
+        s = self.settings
+        with self.timer.phase("evaluate"):
+            reference = reference_update(self.model, theta, self.data, epochs=s.epochs,
+                                         batch_size=s.batch_size, lr=s.lr, momentum=s.momentum,
+                                         weight_decay=s.weight_decay, generator=self.generator)
+            report = robust_report(self.model, theta, candidates, self.data, reference,
+                                   gate_z=self.spec.params.get("gate_z", DEFAULT_GATE_Z))
+        return report.tolist()
 
     def score(self, candidates: torch.Tensor) -> list[float]:
         """Loss of each candidate on this validator's data (+inf when refused)."""

@@ -66,7 +66,7 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
         client, s_seed = clients[s.name], participant_seed(config, plan, s)
         stakers[client.account.address] = Staker(
             Validator(client, store, codec, scratch, train.subset(s.data_indices), spec,
-                      lying=s.lying, seed=s_seed, timer=timer),
+                      lying=s.lying, seed=s_seed, timer=timer, settings=settings),
             Miner(client, store, codec, spec,
                   malicious=net.malicious_miner and s.index == 0, seed=s_seed, timer=timer))
     anyone = Timed(LedgerClient.for_deployment(backend, deployment, backend.operator),

@@ -101,7 +101,8 @@ def build_roles(ident: Identity, config: ExperimentConfig, store) -> NodeRoles:
                                    training_settings(config), roles.byzantine, timer)
     if "validator" in ident.roles:
         roles.validator = Validator(client, store, codec, scratch, own_data, roles.spec,
-                                    lying=who.lying, seed=seed, timer=timer)
+                                    lying=who.lying, seed=seed, timer=timer,
+                                    settings=training_settings(config))
     if "miner" in ident.roles:
         roles.miner = Miner(client, store, codec, roles.spec,
                             malicious=net.malicious_miner and who.index == 0, seed=seed,

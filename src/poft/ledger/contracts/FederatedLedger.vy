@@ -35,6 +35,9 @@ interface IModelBridge:
 
 MAX_PARTICIPANTS: constant(uint256) = staking.MAX_PARTICIPANTS
 MAX_CANDIDATES: constant(uint256) = 1100
+# A validator's report: scores_per_candidate (1 or 2) numbers per candidate.
+MAX_SCORES_PER_CANDIDATE: constant(uint256) = 2
+MAX_REPORT: constant(uint256) = MAX_SCORES_PER_CANDIDATE * MAX_CANDIDATES
 MAX_VALIDATORS: constant(uint256) = 32
 MAX_MINERS: constant(uint256) = 8
 MAX_COMMITTEE: constant(uint256) = MAX_VALIDATORS + MAX_MINERS
@@ -112,7 +115,7 @@ event ImportCandidate:
 event LossesReported:
     round: indexed(uint256)
     validator: indexed(address)
-    losses: DynArray[int256, MAX_CANDIDATES]
+    losses: DynArray[int256, MAX_REPORT]
     losses_hash: bytes32
 
 event Proposed:
@@ -171,6 +174,7 @@ owner: public(address)
 bridge: public(address)
 k_validators: public(uint256)
 n_miners: public(uint256)
+scores_per_candidate: public(uint256)
 train_blocks: public(uint256)
 evaluate_blocks: public(uint256)
 aggregate_blocks: public(uint256)
@@ -227,6 +231,7 @@ def __init__(
     network_id: bytes32,
     k_validators: uint256,
     n_miners: uint256,
+    scores_per_candidate: uint256,
     phase_blocks: uint256[4],
     min_stake: uint256,
     slash_bps: uint256,
@@ -242,6 +247,8 @@ def __init__(
     @param network_id This network's id: the EIP-712 domain salt and the checkpoint's networkId.
     @param k_validators Validators per round committee, 1..MAX_VALIDATORS.
     @param n_miners Ordered miners (the first proposes, the others back up) per round, 1..MAX_MINERS.
+    @param scores_per_candidate Numbers per candidate in a validator's report: 1 (a loss, the paper's softmax
+           and the baselines) or 2 (robust_softmax: a contribution and a cosine).
     @param phase_blocks Deadlines in blocks for TRAIN, EVALUATE, AGGREGATE, ATTEST, each >= 1.
     @param min_stake Least stake (wei) that makes a participant committee-eligible; positive.
     @param slash_bps Share of its stake a slashed account loses, in basis points (<= 10000).
@@ -255,12 +262,14 @@ def __init__(
     """
     assert k_validators >= 1 and k_validators <= MAX_VALIDATORS, "k_validators out of range 1..32"
     assert n_miners >= 1 and n_miners <= MAX_MINERS, "n_miners out of range 1..8"
+    assert scores_per_candidate >= 1 and scores_per_candidate <= MAX_SCORES_PER_CANDIDATE, "scores_per_candidate out of range 1..2"
     staking.__init__(min_stake, slash_bps)
     for blocks: uint256 in phase_blocks:
         assert blocks >= 1, "phase deadlines must be at least one block"
     self.network_id = network_id
     self.k_validators = k_validators
     self.n_miners = n_miners
+    self.scores_per_candidate = scores_per_candidate
     self.train_blocks = phase_blocks[0]
     self.evaluate_blocks = phase_blocks[1]
     self.aggregate_blocks = phase_blocks[2]
@@ -581,16 +590,17 @@ def advance():
 # =============================================================================
 
 @external
-def report_losses(round: uint256, losses: DynArray[int256, MAX_CANDIDATES]):
+def report_losses(round: uint256, losses: DynArray[int256, MAX_REPORT]):
     """
-    @notice A validator's loss per candidate, fixed point LOSS_SCALE (LOSS_NONFINITE for NaN/Inf).
+    @notice A validator's scores of the candidates, fixed point LOSS_SCALE (LOSS_NONFINITE for NaN/Inf).
     @param round The current round.
-    @param losses One loss per candidate, in candidate order.
+    @param losses scores_per_candidate blocks of one number per candidate, in candidate order
+           (a loss each; robust_softmax: the contributions, then the cosines).
     """
     self._require_phase(round, PHASE_EVALUATE, "not in EVALUATE phase")
     assert self.validator_stake[round][msg.sender] > 0, "not a committee validator"
     assert self.report_hash[round][msg.sender] == empty(bytes32), "already reported this round"
-    assert len(losses) == self.candidate_count[round], "loss vector length does not match the candidate count"
+    assert len(losses) == self.candidate_count[round] * self.scores_per_candidate, "report length is not scores_per_candidate x the candidate count"
     digest: bytes32 = keccak256(abi_encode(losses))
     self.report_hash[round][msg.sender] = digest
     self.report_count[round] += 1
