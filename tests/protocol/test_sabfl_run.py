@@ -153,10 +153,12 @@ def test_malicious_miner_is_slashed_and_backup_finalizes(tmp_path):
 
 def test_minority_of_lying_validators_does_not_change_the_model(tmp_path):
     """With the honest validators scoring on the same data, the median ignores one liar
-    (1 of 3 equal stakes: below 1/3 of the committee's stake)."""
+    (1 of 3 equal stakes: below 1/3 of the committee's stake). The paper's softmax: its
+    honest validators with the same data report the same losses (robust_softmax's train
+    their own reference updates, so their reports differ)."""
     roots = {}
     for lying in (False, True):
-        config = tiny(stakers=4, validators=3, miners=1)
+        config = tiny(stakers=4, validators=3, miners=1, rule="softmax")
         with InProcessDriver(config, tmp_path / f"lying-{lying}") as driver:
             net = driver.networks[0]
             shared = next(iter(net.stakers.values())).validator.data
