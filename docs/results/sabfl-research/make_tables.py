@@ -1,0 +1,132 @@
+"""Build the markdown tables of docs/results/sabfl-research.md from the CSVs.
+
+    python docs/results/sabfl-research/make_tables.py > /tmp/tables.md
+
+Sources: this folder's CSVs (robust_softmax and its ablations, the baselines on the
+new attacks, Dirichlet 0.5) and ../robustness-fmnist-30/robustness-T0.1.csv (softmax,
+mean, median, centered clipping and FLTrust on the seven old attacks, seeds 0 and 1).
+"""
+import csv
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ATTACKS = ["none", "label_flip", "sign_flip", "gaussian", "scaling", "alie", "ipm", "backdoor",
+           "min_max", "min_sum", "gate_edge", "score_match"]
+SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "gauss",
+         "scaling": "scale", "alie": "ALIE", "ipm": "IPM", "backdoor": "BD", "min_max": "MinMax",
+         "min_sum": "MinSum", "gate_edge": "gate-edge", "score_match": "score-match"}
+# (file, label suffix); later files win on the same (rule, attack, partition, seed)
+SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
+           ("base.csv", ""), ("v2.csv", ""), ("d05.csv", ""),
+           ("iid-final.csv", ""), ("dir01-seed1.csv", ""), ("d05-more.csv", ""),
+           ("gate0.csv", " [gate at 0]"), ("cosonly.csv", " [cosine score]")]
+RULES = ["robust_softmax", "robust_softmax [gate at 0]", "robust_softmax [cosine score]",
+         "softmax", "mean", "median", "centered_clipping", "fltrust"]
+SABFL = {r for r in RULES if r.startswith("robust_softmax")}
+PARTITIONS = ["iid", "dirichlet:0.5", "dirichlet:0.1"]
+
+
+def load():
+    """Every cell of the CSVs, keyed by (rule, attack, partition, seed)."""
+    cells = {}
+    for name, suffix in SOURCES:
+        path = HERE / name
+        if not path.is_file():
+            continue
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if float(row["byzantine_fraction"]) not in (0.0, 0.3):
+                    continue
+                rule = row["aggregator"] + suffix
+                cells[(rule, row["attack"], row["partition"], int(row["seed"]))] = row
+    return cells
+
+
+def last3(row):
+    """Mean accuracy over the last three rounds (the final round swings on Dirichlet 0.1)."""
+    rounds = [float(x) for x in row["accuracy_by_round"].split()]
+    return sum(rounds[-3:]) / len(rounds[-3:])
+
+
+def final(row):
+    """A cell's final test accuracy."""
+    return float(row["final_accuracy"])
+
+
+def worst(cells, rule, partition, seed, attacks=None, stat=final):
+    """A rule's worst attacked cell (value, attack) in one partition and seed."""
+    found = [(stat(cells[k]), k[1]) for k in cells
+             if k[0] == rule and k[2] == partition and k[3] == seed and k[1] != "none"
+             and (attacks is None or k[1] in attacks)]
+    return min(found) if found else None
+
+
+def grid_tables(cells):
+    """The markdown tables, one per partition."""
+    out = []
+    for partition in PARTITIONS:
+        for seed in sorted({k[3] for k in cells if k[2] == partition
+                            and k[0] == "robust_softmax"}):
+            rules = [r for r in RULES if any(k[0] == r and k[2] == partition and k[3] == seed
+                                             for k in cells)]
+            out.append(f"### {partition}, seed {seed}\n")
+            head = ["rule"] + [SHORT[a] for a in ATTACKS] + ["worst", "BD success",
+                                                              "Byz. weight (max)"]
+            out.append("| " + " | ".join(head) + " |")
+            out.append("|" + "---|" * len(head))
+            for rule in rules:
+                line = [rule]
+                for attack in ATTACKS:
+                    row = cells.get((rule, attack, partition, seed))
+                    line.append(f"{float(row['final_accuracy']):.3f}" if row else "·")
+                w = worst(cells, rule, partition, seed)
+                line.append(f"**{w[0]:.3f}** ({SHORT[w[1]]})" if w else "·")
+                bd = cells.get((rule, "backdoor", partition, seed))
+                line.append(f"{float(bd['backdoor_success']):.2f}" if bd else "·")
+                if rule in SABFL:
+                    weights = [float(cells[k]["byzantine_weight"]) for k in cells
+                               if k[0] == rule and k[2] == partition and k[3] == seed
+                               and k[1] != "none"]
+                    line.append(f"{max(weights):.3f}" if weights else "·")
+                else:
+                    line.append("-")
+                out.append("| " + " | ".join(line) + " |")
+            out.append("")
+    return "\n".join(out)
+
+
+def worst_table(cells, stat=final):
+    """robust_softmax vs FLTrust vs centered clipping: worst case and clean per cell."""
+    rules = ["robust_softmax", "fltrust", "centered_clipping"]
+    out = ["| partition, seed | attacks run by all three | " + " | ".join(
+        f"{r}: worst [clean]" for r in rules) + " | " + " | ".join(
+        f"{r}: worst, all its attacks" for r in rules) + " |",
+        "|" + "---|" * (2 + 2 * len(rules))]
+    for partition in PARTITIONS:
+        for seed in sorted({k[3] for k in cells if k[2] == partition}):
+            sets = [{k[1] for k in cells if k[0] == r and k[2] == partition and k[3] == seed
+                     and k[1] != "none"} for r in rules]
+            if not all(sets):
+                continue
+            common = set.intersection(*sets)
+            line = [f"{partition}, {seed}", str(len(common))]
+            for rule in rules:
+                w = worst(cells, rule, partition, seed, common, stat)
+                clean = cells.get((rule, "none", partition, seed))
+                c = f"{stat(clean):.3f}" if clean else "·"
+                line.append(f"{w[0]:.3f} ({SHORT[w[1]]}) [{c}]" if w else "·")
+            for rule, s in zip(rules, sets):
+                w = worst(cells, rule, partition, seed, None, stat)
+                line.append(f"{w[0]:.3f} ({SHORT[w[1]]}, {len(s)})")
+            out.append("| " + " | ".join(line) + " |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    cells = load()
+    print(worst_table(cells))
+    print()
+    print("Mean of the last three rounds instead of the final round:\n")
+    print(worst_table(cells, last3))
+    print()
+    print(grid_tables(cells))
