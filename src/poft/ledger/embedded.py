@@ -202,6 +202,11 @@ class EmbeddedBackend(LedgerBackend):
             "from": to_canonical_address(sender or self.operator.address),
             "to": to_canonical_address(to) if to else b"",
             "data": data, "value": value, "gas": gas,
+            # eth-tester's 1 gwei, unless the base fee rose above it (full blocks):
+            # a call's fee changes no gas, and a fee below the base fee is refused.
+            "max_fee_per_gas": max(10**9, self.chain.header.base_fee_per_gas,
+                                   self._head_base_fee()),
+            "max_priority_fee_per_gas": 10**9,
         }
         if block == "latest" and self._pending:
             # What the transactions sent so far left: run on the pending block's own
@@ -222,6 +227,9 @@ class EmbeddedBackend(LedgerBackend):
             computation = _execute_and_revert_transaction(self.chain, tx, block)
         reason = _computation_reason(computation) if computation.is_error else None
         return computation.output, reason, gas - computation.get_gas_remaining()
+
+    def _head_base_fee(self) -> int:
+        return self.chain.get_canonical_head().base_fee_per_gas
 
     def call(self, to, data, sender=None, value=0, block="latest") -> bytes:
         output, reason, _ = self._execute(to, data, sender, value, block)
