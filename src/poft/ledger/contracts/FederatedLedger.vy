@@ -460,7 +460,7 @@ def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, ur
     @param uri Where the update's blob is stored (logged, not stored).
     """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
-    assert staking.is_worker[msg.sender], "not a registered worker"
+    assert staking._is_worker(msg.sender), "not a registered worker"
     assert not self.submitted[round][msg.sender], "already submitted this round"
     assert fingerprint == self.global_fingerprint, "fingerprint does not match the global model"
     self.submitted[round][msg.sender] = True

@@ -14,18 +14,22 @@
      together: the caller credits each account, sums what _credit returned and
      books that sum with one _book_rewards call before its transaction ends.
      Bounds: MAX_PARTICIPANTS 1100 registered participants.
-     An account's stake and claimable rewards share one storage word
-     (`account_word`: stake in the low 128 bits, claimable in the high 128):
-     crediting a staked account's first reward rewrites a word already set
-     (5,000 gas) instead of filling an empty slot (22,100), which is what a
-     settle with 1,000 workers costs per worker. Both stay below 2**128 wei
+     An account is one storage word (`account_word`): bit 255 registered,
+     bit 254 a worker, bits 128..253 claimable, bits 0..127 stake. Every
+     registered account's word is set, so crediting its first reward rewrites
+     a set word (5,000 gas) instead of filling an empty slot (22,100): what a
+     settle with 1,000 workers costs per worker; registering writes one word,
+     not four. Stake stays below 2**128 wei and claimable below 2**126
      (checked), far above the ether supply.
 """
 
 MAX_PARTICIPANTS: constant(uint256) = 1100
 MAX_REASON: constant(uint256) = 64
 BPS: constant(uint256) = 10000
-LOW_128: constant(uint256) = 2**128 - 1
+LOW_128: constant(uint256) = 2**128 - 1           # the stake bits
+CLAIM_MAX: constant(uint256) = 2**126 - 1         # claimable, bits 128..253
+REGISTERED: constant(uint256) = 2**255
+WORKER: constant(uint256) = 2**254
 
 event Registered:
     participant: indexed(address)
@@ -60,9 +64,7 @@ event Rewarded:
 min_stake: public(uint256)  # least stake that makes a participant committee-eligible
 slash_bps: public(uint256)  # share of its stake a slashed account loses, in basis points
 
-account_word: HashMap[address, uint256]  # claimable << 128 | stake
-is_registered: public(HashMap[address, bool])
-is_worker: public(HashMap[address, bool])
+account_word: HashMap[address, uint256]  # REGISTERED | WORKER | claimable << 128 | stake
 participants: public(DynArray[address, MAX_PARTICIPANTS])
 worker_count: public(uint256)
 total_stake: public(uint256)
@@ -89,13 +91,14 @@ def register(is_worker: bool):
     @notice Join with msg.value as stake; stake >= min_stake makes you committee-eligible.
     @param is_worker Whether the caller submits updates (a worker) or only stakes.
     """
-    assert not self.is_registered[msg.sender], "already registered"
+    assert self.account_word[msg.sender] & REGISTERED == 0, "already registered"
     assert len(self.participants) < MAX_PARTICIPANTS, "participant limit reached"
-    self.is_registered[msg.sender] = True
-    self.is_worker[msg.sender] = is_worker
-    self.participants.append(msg.sender)
     assert msg.value <= LOW_128, "stake above 2**128 wei"
-    self.account_word[msg.sender] = msg.value
+    word: uint256 = REGISTERED | msg.value
+    if is_worker:
+        word = word | WORKER
+    self.account_word[msg.sender] = word
+    self.participants.append(msg.sender)
     self.total_stake += msg.value
     if is_worker:
         self.worker_count += 1
@@ -106,9 +109,9 @@ def register(is_worker: bool):
 @payable
 def add_stake():
     """@notice Add msg.value to the caller's stake; the caller must be registered."""
-    assert self.is_registered[msg.sender], "not registered"
-    assert msg.value > 0, "no value sent"
     word: uint256 = self.account_word[msg.sender]
+    assert word & REGISTERED != 0, "not registered"
+    assert msg.value > 0, "no value sent"
     stake: uint256 = (word & LOW_128) + msg.value
     assert stake <= LOW_128, "stake above 2**128 wei"
     self.account_word[msg.sender] = word - (word & LOW_128) + stake
@@ -133,9 +136,9 @@ def withdraw() -> uint256:
     @return The amount paid, in wei.
     """
     word: uint256 = self.account_word[msg.sender]
-    amount: uint256 = word >> 128
+    amount: uint256 = (word >> 128) & CLAIM_MAX
     assert amount > 0, "nothing to withdraw"
-    self.account_word[msg.sender] = word & LOW_128
+    self.account_word[msg.sender] = word - (amount << 128)
     self.total_claimable -= amount
     raw_call(msg.sender, b"", value=amount)
     log Withdrawn(account=msg.sender, amount=amount)
@@ -161,13 +164,41 @@ def claimable(account: address) -> uint256:
     @param account The account.
     @return What withdraw() would pay it, in wei.
     """
-    return self.account_word[account] >> 128
+    return (self.account_word[account] >> 128) & CLAIM_MAX
+
+
+@view
+@external
+def is_registered(account: address) -> bool:
+    """
+    @notice Whether an account has registered.
+    @param account The account.
+    @return True once it has registered.
+    """
+    return self.account_word[account] & REGISTERED != 0
+
+
+@view
+@external
+def is_worker(account: address) -> bool:
+    """
+    @notice Whether an account registered as a worker (it may submit updates).
+    @param account The account.
+    @return True for a registered worker.
+    """
+    return self.account_word[account] & WORKER != 0
 
 
 @view
 @internal
 def _stake(account: address) -> uint256:
     return self.account_word[account] & LOW_128
+
+
+@view
+@internal
+def _is_worker(account: address) -> bool:
+    return self.account_word[account] & WORKER != 0
 
 
 @view
@@ -219,7 +250,7 @@ def _credit(round: uint256, account: address, due: uint256, pay_num: uint256, pa
         amount = due * pay_num // pay_den
     if amount > 0:
         word: uint256 = self.account_word[account]
-        assert (word >> 128) + amount <= LOW_128, "claimable above 2**128 wei"
+        assert ((word >> 128) & CLAIM_MAX) + amount <= CLAIM_MAX, "claimable above 2**126 wei"
         self.account_word[account] = word + (amount << 128)
         log Rewarded(round=round, account=account, amount=amount)
     return amount
