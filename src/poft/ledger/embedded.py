@@ -92,6 +92,7 @@ class EmbeddedBackend(LedgerBackend):
         # eth_call results while the state stays the same: (to, data, sender, value, block)
         # -> (output, error reason or None, gas used); cleared by every transaction.
         self._reads: dict = {}
+        self._head_vm = None     # a VM on the head block's state, for reads at "latest"
         self._w3 = None
         self._genesis_timestamp = genesis_timestamp
         # Everything that changed the chain, in order: ("tx", raw hex: executed and mined
@@ -130,7 +131,7 @@ class EmbeddedBackend(LedgerBackend):
             if n > 1:
                 self._evm.mine_blocks(n - 1)
             self.journal.append(("mine", n))
-            self._reads.clear()
+            self._forget_reads()
 
     def seal(self) -> None:
         """Mine the pending block if it holds transactions (automine=False)."""
@@ -208,10 +209,10 @@ class EmbeddedBackend(LedgerBackend):
                                    self._head_base_fee()),
             "max_priority_fee_per_gas": 10**9,
         }
-        if block == "latest" and self._pending:
-            # What the transactions sent so far left: run on the pending block's own
-            # state (a snapshot, reverted), no state rebuilt from a root.
-            state = self._block.vm.state
+        if block == "latest":
+            # What the transactions sent so far left: the pending block's own state, or
+            # the head block's (one VM per head, not one per read); a snapshot, reverted.
+            state = self._block.vm.state if self._pending else self._head_state()
             state.lock_changes()   # as a transaction starts: nothing warm from the last one
             request["nonce"] = state.get_nonce(request["from"])
             unsigned = self._evm._get_normalized_and_unsigned_evm_transaction(request, "pending")
@@ -230,6 +231,16 @@ class EmbeddedBackend(LedgerBackend):
 
     def _head_base_fee(self) -> int:
         return self.chain.get_canonical_head().base_fee_per_gas
+
+    def _head_state(self):
+        """The latest mined block's state, as eth_call at "latest" sees it."""
+        if self._head_vm is None:
+            self._head_vm = self.chain.get_vm(at_header=self.chain.get_canonical_head())
+        return self._head_vm.state
+
+    def _forget_reads(self) -> None:
+        self._reads.clear()
+        self._head_vm = None
 
     def call(self, to, data, sender=None, value=0, block="latest") -> bytes:
         output, reason, _ = self._execute(to, data, sender, value, block)
@@ -267,7 +278,7 @@ class EmbeddedBackend(LedgerBackend):
             if not block.transactions:
                 self._block = None    # nothing in it: the next use opens it afresh
             raise TransactionRejected(f"transaction from {sender} rejected: {exc}") from None
-        self._reads.clear()           # the state changed: cached reads are stale
+        self._forget_reads()           # the state changed: cached reads are stale
         self.journal.append(("tx" if automine else "ptx", bytes(raw).hex()))
         number = block.header.block_number
         first = self._pending_logs    # a log's index counts within its block
@@ -305,7 +316,7 @@ class EmbeddedBackend(LedgerBackend):
             self._block = None
         self._evm.mine_blocks(1)
         self._pending = self._pending_logs = 0
-        self._reads.clear()
+        self._forget_reads()
 
     def get_logs(self, address, topics=None, from_block=0, to_block=None) -> list[RawLog]:
         # Up to the pending block: what every transaction sent so far logged.
@@ -323,7 +334,7 @@ class EmbeddedBackend(LedgerBackend):
     def _revert_chain(self, token) -> None:
         block_hash, number, journal_length = token
         self._block = None
-        self._reads.clear()
+        self._forget_reads()
         self._evm.revert_to_snapshot(block_hash)
         del self.journal[journal_length:]
         for address, logs in self._logs.items():
