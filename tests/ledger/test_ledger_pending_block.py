@@ -34,3 +34,71 @@ def test_automine_mines_every_transaction():
     for a in derive_accounts(3, 2):
         chain.fund(a.address, 1)
     assert chain.block_number == start + 2
+
+
+def _pyevm_block_by_block(journal_path):
+    """The same journal on py-evm's own `MiningChain.apply_transaction` (state root and
+    tries rebuilt after every transaction): the reference the pending block must equal."""
+    import json
+
+    from poft.ledger.embedded import _pinned_pyevm_class
+
+    record = json.loads(journal_path.read_text())
+    evm = _pinned_pyevm_class()(record["seed"], record["genesis_timestamp"])
+    decode = evm.chain.get_transaction_builder().decode
+    for kind, value in record["entries"]:
+        if kind == "mine":
+            evm.mine_blocks(int(value))
+            continue
+        evm.chain.apply_transaction(decode(bytes.fromhex(value)))
+        if kind == "tx":
+            evm.mine_blocks(1)
+    return evm.chain.get_canonical_head().hash
+
+
+def test_pending_block_is_the_block_pyevm_builds(tmp_path):
+    """Contract calls in pending blocks (reads in between): the same blocks, hash for
+    hash, as py-evm's per-transaction mining chain; reads on the pending block give the
+    gas estimate a sealed block would (nothing warm left over from the last transaction)."""
+    from poft.ledger import LedgerClient, NetworkParams, deploy_network
+
+    eth = 10**18
+    chain = EmbeddedBackend(seed=5, automine=False)
+    params = NetworkParams(name="pending", k_validators=2, n_miners=1, phase_blocks=50,
+                           min_stake=eth, initial_pool=10 * eth, genesis_fingerprint=b"\xf1" * 32)
+    deployment = deploy_network(chain, params)
+    accounts = chain.funded_accounts(4)
+    chain.seal()
+    clients = [LedgerClient.for_deployment(chain, deployment, a) for a in accounts]
+    for client in clients:
+        client.register(is_worker=True, stake=2 * eth)
+    chain.seal()
+    r = clients[0].open_round()
+    clients[0].submit_update(r, b"\x01" * 32, params.genesis_fingerprint, "u0")
+    fn = clients[1].contract.interface.function("submit_update")
+    data = fn.encode_call([r, b"\x02" * 32, params.genesis_fingerprint, "u1"])
+    pending_estimate = chain.estimate_gas(deployment.ledger_address, data, accounts[1].address)
+    chain.seal()
+    assert chain.estimate_gas(deployment.ledger_address, data, accounts[1].address) == pending_estimate
+    for i, client in enumerate(clients[1:], start=1):
+        client.submit_update(r, bytes([i + 1]) * 32, params.genesis_fingerprint, f"u{i}")
+    chain.mine(3)
+    journal = tmp_path / "chain.journal"
+    chain.save_journal(journal)
+    assert _pyevm_block_by_block(journal) == chain.block_hash(chain.block_number)
+    again = EmbeddedBackend.replay(journal)
+    assert again.block_hash(again.block_number) == chain.block_hash(chain.block_number)
+
+
+def test_reads_are_cached_until_the_state_changes():
+    chain = EmbeddedBackend(seed=3, automine=False)
+    target = derive_accounts(3, 1)[0].address
+    assert chain.get_balance(target) == 0
+    chain.send_transaction(chain.operator, target, value=5, gas=21_000)
+    assert chain.get_balance(target) == 5
+    # a cached eth_call is dropped by the next transaction
+    chain.call(target, b"")
+    chain.send_transaction(chain.operator, target, value=5, gas=21_000)
+    assert chain._reads == {}
+    chain.seal()
+    assert chain.get_balance(target) == 10

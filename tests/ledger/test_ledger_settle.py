@@ -170,3 +170,31 @@ def test_sign_checkpoint_for_export(net):
     signatures = net.reader.checkpoint_signatures(r)
     assert {s.signer for s in signatures} == {signer.account.address, *committee.validators[:2]}
     assert net.reader.events("CheckpointSigned", round=r)[0]["signature"] == signatures[0].signature
+
+
+def _settle_gas(workers: int) -> int:
+    """Gas of one settle paying `workers` unstaked workers (the driver's default) and
+    three validators, on the embedded EVM."""
+    from ledger_support import build_net
+    from poft.ledger import EmbeddedBackend
+
+    stakes = [0] * workers + [2 * ETH] * 5
+    net = build_net(EmbeddedBackend(seed=1), stakes=stakes,
+                    workers=[True] * workers + [False] * 5)
+    weights = [1 / workers] * workers
+    r, committee = net.to_evaluate()
+    net.report_all(r, committee)
+    net.client(committee.miners[0]).propose(r, ROOT, "sha256:agg", weights)
+    for v in committee.validators[:2]:
+        net.client(v).attest(r)
+    return net.reader.settle(r, weights).gas_used
+
+
+def test_settle_pays_the_largest_round_within_one_block():
+    """Each further candidate costs settle one storage read and one write to a word
+    already set (the worker's registration), even for a worker without stake: the
+    1,100 candidates the contract allows fit a 30M block with room to spare."""
+    small, large = _settle_gas(4), _settle_gas(12)
+    per_candidate = (large - small) / 8
+    assert per_candidate < 12_000, per_candidate
+    assert small + 1_100 * per_candidate < 15_000_000

@@ -5,8 +5,9 @@ locally managed nonces (type-2 transactions signed by each participant's own
 key), receipts with the revert reason, calls, logs, mining, funding. Two
 implementations:
 
-* `EmbeddedBackend(seed)` (embedded.py): py-evm in process, one transaction
-  per block, deterministic under a seed.
+* `EmbeddedBackend(seed)` (embedded.py): py-evm in process, one block per
+  transaction (or, with ``automine=False``, per sealed pending block),
+  deterministic under a seed.
 * `RpcBackend(url)` (rpc.py): any Ethereum JSON-RPC node (anvil, geth, Besu, ...).
 """
 

@@ -88,6 +88,11 @@ class EmbeddedBackend(LedgerBackend):
         self.chain_id = self._evm.chain.chain_id
         self.operator = Account.from_key(EMBEDDED_RICH_KEY)
         self._logs: dict[str, list[RawLog]] = {}  # contract address -> its logs in order
+        self._block: _PendingBlock | None = None  # the block being filled, if any
+        # eth_call results while the state stays the same: (to, data, sender, value, block)
+        # -> (output, error reason or None, gas used); cleared by every transaction.
+        self._reads: dict = {}
+        self._head_vm = None     # a VM on the head block's state, for reads at "latest"
         self._w3 = None
         self._genesis_timestamp = genesis_timestamp
         # Everything that changed the chain, in order: ("tx", raw hex: executed and mined
@@ -122,9 +127,11 @@ class EmbeddedBackend(LedgerBackend):
     def mine(self, n: int = 1) -> None:
         """Mine `n` blocks; the first holds the pending transactions, if any."""
         with self._lock:  # py-evm is not thread-safe: one chain mutation or read at a time
-            self._evm.mine_blocks(n)
+            self._mine_pending()
+            if n > 1:
+                self._evm.mine_blocks(n - 1)
             self.journal.append(("mine", n))
-            self._pending = self._pending_logs = 0
+            self._forget_reads()
 
     def seal(self) -> None:
         """Mine the pending block if it holds transactions (automine=False)."""
@@ -173,6 +180,9 @@ class EmbeddedBackend(LedgerBackend):
         return self.chain.get_canonical_block_header_by_number(number).hash
 
     def _state(self):
+        """The state every next transaction sees: the pending block's, if one is open."""
+        if self._block is not None:
+            return self._block.vm.state
         return self.chain.get_vm().state
 
     def get_balance(self, address: str) -> int:
@@ -189,64 +199,108 @@ class EmbeddedBackend(LedgerBackend):
         return 2 * base + 1, 1
 
     def _execute(self, to, data, sender, value, block="latest"):
-        """Run a message on top of `block` and throw the state away; returns (computation, gas limit)."""
+        """Run a message on top of `block` and throw the state away; returns (output,
+        error reason or None, gas used), cached while the state does not change."""
+        key = (to, data, sender, value, block)
+        with self._lock:
+            found = self._reads.get(key)
+            if found is None:
+                found = self._reads[key] = self._execute_uncached(to, data, sender, value, block)
+            return found
+
+    def _execute_uncached(self, to, data, sender, value, block):
         from eth.vm.spoof import SpoofTransaction
         from eth_tester.backends.pyevm.main import _execute_and_revert_transaction
 
         gas = self.block_gas_limit
-        if block == "latest" and self._pending:
-            block = "pending"   # what the transactions sent so far left
         request = {
             "from": to_canonical_address(sender or self.operator.address),
             "to": to_canonical_address(to) if to else b"",
             "data": data, "value": value, "gas": gas,
+            # eth-tester's 1 gwei, unless the base fee rose above it (full blocks):
+            # a call's fee changes no gas, and a fee below the base fee is refused.
+            "max_fee_per_gas": max(10**9, self.chain.header.base_fee_per_gas,
+                                   self._head_base_fee()),
+            "max_priority_fee_per_gas": 10**9,
         }
-        with self._lock:
+        if block == "latest":
+            # What the transactions sent so far left: the pending block's own state, or
+            # the head block's (one VM per head, not one per read); a snapshot, reverted.
+            state = self._block.vm.state if self._pending else self._head_state()
+            state.lock_changes()   # as a transaction starts: nothing warm from the last one
+            request["nonce"] = state.get_nonce(request["from"])
+            unsigned = self._evm._get_normalized_and_unsigned_evm_transaction(request, "pending")
+            tx = SpoofTransaction(unsigned, from_=request["from"])
+            snapshot = state.snapshot()
+            try:
+                computation = state.apply_transaction(tx)
+            finally:
+                state.revert(snapshot)
+        else:
             unsigned = self._evm._get_normalized_and_unsigned_evm_transaction(request, block)
             tx = SpoofTransaction(unsigned, from_=request["from"])
-            return _execute_and_revert_transaction(self.chain, tx, block), gas
+            computation = _execute_and_revert_transaction(self.chain, tx, block)
+        reason = _computation_reason(computation) if computation.is_error else None
+        return computation.output, reason, gas - computation.get_gas_remaining()
+
+    def _head_base_fee(self) -> int:
+        return self.chain.get_canonical_head().base_fee_per_gas
+
+    def _head_state(self):
+        """The latest mined block's state, as eth_call at "latest" sees it."""
+        if self._head_vm is None:
+            self._head_vm = self.chain.get_vm(at_header=self.chain.get_canonical_head())
+        return self._head_vm.state
+
+    def _forget_reads(self) -> None:
+        self._reads.clear()
+        self._head_vm = None
 
     def call(self, to, data, sender=None, value=0, block="latest") -> bytes:
-        computation, _ = self._execute(to, data, sender, value, block)
-        if computation.is_error:
-            raise ContractRevert(_computation_reason(computation))
-        return computation.output
+        output, reason, _ = self._execute(to, data, sender, value, block)
+        if reason is not None:
+            raise ContractRevert(reason)
+        return output
 
     def estimate_gas(self, to, data, sender, value=0) -> int:
         """Gas used by one execution with the block's gas limit (py-evm's own estimator
         binary-searches with a dozen executions; callers add a margin instead)."""
-        computation, gas = self._execute(to, data, sender, value)
-        if computation.is_error:
-            raise ContractRevert(_computation_reason(computation))
-        return gas - computation.get_gas_remaining()  # intrinsic + execution, before refunds
+        _, reason, used = self._execute(to, data, sender, value)
+        if reason is not None:
+            raise ContractRevert(reason)
+        return used  # intrinsic + execution, before refunds
 
     def _broadcast(self, raw, tx_hash, sender, to, data, value, gas):
         receipt = self._submit(raw, tx_hash, sender, gas)
         return lambda: receipt
 
     def _submit(self, raw, tx_hash, sender, gas, automine: bool | None = None) -> TxReceipt:
-        """Execute the transaction; mine its block at once when automining, else leave it
-        in the pending block."""
+        """Execute the transaction in the pending block; mine that block at once when
+        automining."""
         automine = self.automine if automine is None else automine
         from eth_utils import ValidationError
 
         tx = self.chain.get_transaction_builder().decode(raw)
-        header = self.chain.header
-        if self._pending and header.gas_used + tx.gas > header.gas_limit:
+        block = self._block
+        if block is not None and block.header.gas_used + tx.gas > block.header.gas_limit:
             self.mine(1)              # the pending block is full: this one opens the next
-        block_gas_before = self.chain.header.gas_used
+        block = self._open_block()
+        block_gas_before = block.header.gas_used
         try:
-            _, receipt, computation = self.chain.apply_transaction(tx)
+            receipt, computation = block.apply(tx)
         except ValidationError as exc:
+            if not block.transactions:
+                self._block = None    # nothing in it: the next use opens it afresh
             raise TransactionRejected(f"transaction from {sender} rejected: {exc}") from None
+        self._forget_reads()           # the state changed: cached reads are stale
         self.journal.append(("tx" if automine else "ptx", bytes(raw).hex()))
-        number = self.chain.header.block_number
+        number = block.header.block_number
         first = self._pending_logs    # a log's index counts within its block
         # A receipt's gas_used counts the block so far (cumulative): this transaction's
         # own is the difference.
         gas_used = receipt.gas_used - block_gas_before
         if automine:
-            self._evm.mine_blocks(1)  # one transaction per block
+            self._mine_pending()      # one transaction per block
         else:
             self._pending += 1
             self._pending_logs += len(receipt.logs)
@@ -261,6 +315,22 @@ class EmbeddedBackend(LedgerBackend):
         reason = _computation_reason(computation) if computation.is_error else None
         return TxReceipt(tx_hash, 0 if computation.is_error else 1, gas_used, gas,
                          number, logs, reason)
+
+    def _open_block(self) -> "_PendingBlock":
+        if self._block is None:
+            self._block = _PendingBlock(self.chain)
+        return self._block
+
+    def _mine_pending(self) -> None:
+        """Mine one block: the pending block's transactions, if any (its state root and
+        transaction and receipt tries computed here, once), else an empty one."""
+        if self._block is not None:
+            if self._block.transactions:
+                self.chain.header = self._block.close()
+            self._block = None
+        self._evm.mine_blocks(1)
+        self._pending = self._pending_logs = 0
+        self._forget_reads()
 
     def get_logs(self, address, topics=None, from_block=0, to_block=None) -> list[RawLog]:
         # Up to the pending block: what every transaction sent so far logged.
@@ -277,10 +347,46 @@ class EmbeddedBackend(LedgerBackend):
 
     def _revert_chain(self, token) -> None:
         block_hash, number, journal_length = token
+        self._block = None
+        self._forget_reads()
         self._evm.revert_to_snapshot(block_hash)
         del self.journal[journal_length:]
         for address, logs in self._logs.items():
             self._logs[address] = [log for log in logs if log.block_number <= number]
+
+
+class _PendingBlock:
+    """The block being filled: its transactions run one after another on one py-evm
+    state (as when py-evm imports a block), whose state root and transaction and
+    receipt tries are computed once, when it is closed. py-evm's own
+    `MiningChain.apply_transaction` persists the state and rebuilds both tries after
+    every transaction (and rebuilds the state from its root for the next one); the
+    block this makes is the same, transaction by transaction and gas for gas."""
+
+    def __init__(self, chain) -> None:
+        self.vm = chain.get_vm(chain.header)
+        self.header = self.vm.get_block().header   # gas used and bloom so far
+        self.transactions: list = []
+        self.receipts: list = []
+
+    def apply(self, tx):
+        """Execute `tx` on the block's state; returns (receipt, computation). Raises
+        eth_utils.ValidationError, with nothing changed, for a transaction the block
+        cannot take (nonce, funds, gas limit)."""
+        receipt, computation = self.vm.apply_transaction(self.header, tx)
+        self.header = self.vm.add_receipt_to_header(self.header, receipt)
+        self.transactions.append(tx)
+        self.receipts.append(receipt)
+        return receipt, computation
+
+    def close(self):
+        """Persist the state; returns the header that commits to it and to the block's
+        transactions and receipts (their tries written to the chain's database)."""
+        self.vm.state.persist()
+        header = self.header.copy(state_root=self.vm.state.state_root)
+        block = self.vm.set_block_transactions_and_withdrawals(
+            self.vm.get_block(), header, tuple(self.transactions), tuple(self.receipts))
+        return block.header
 
 
 def _computation_reason(computation) -> str:

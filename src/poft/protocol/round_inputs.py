@@ -39,6 +39,10 @@ class CandidateCache:
     def forget_all_but(self, keep: set[bytes]) -> None:
         self._vectors = {k: v for k, v in self._vectors.items() if k in keep}
 
+    def clear(self) -> None:
+        """Drop every vector (a round's candidates are not needed after it settles)."""
+        self._vectors = {}
+
 
 def load_candidates(ledger, store, codec: ModelCodec, round_id: int,
                     fingerprint: bytes, cache: CandidateCache) -> torch.Tensor:

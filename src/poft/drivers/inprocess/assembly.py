@@ -38,13 +38,10 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
     timer = PhaseTimer()
     codec = ModelCodec(model.state_dict())
     genesis = codec.publish(store, flatten(model.state_dict()))
-    # One block per transaction (automine). `automine=False` (one block per protocol
-    # step, sealed by NetworkRuntime.seal) measured no faster: py-evm's
-    # MiningChain.apply_transaction still persists the state root after every
-    # transaction and rebuilds the pending block's transaction and receipt tries each
-    # time (quadratic in the block's transactions). Worth it only with a pending block
-    # that applies transactions on one VM state and persists once, at the seal.
-    backend = EmbeddedBackend(seed=seed * 1000 + plan.network_index)
+    # One block per protocol step (automine=False): a step's transactions (set-up, all
+    # updates of a round, all loss reports...) share a pending block, sealed by
+    # NetworkRuntime.seal, whose state root and tries are computed once.
+    backend = EmbeddedBackend(seed=seed * 1000 + plan.network_index, automine=False)
     deployment = deploy_network(backend, network_params(config, net, genesis))
     everyone = plan.workers + plan.stakers
     accounts = derive_accounts(seed, len(everyone), label=f"poft:{net.name}")

@@ -75,7 +75,21 @@ class NetworkRuntime:
         self.seal()
         weights = finalizer.settle(round_id).weights.tolist() if finalizer else []
         self.seal()
-        return self.record(round_id, committee, tried, weights, seconds_before, gas_before)
+        record = self.record(round_id, committee, tried, weights, seconds_before, gas_before)
+        self.release_candidates()
+        return record
+
+    def release_candidates(self) -> None:
+        """Drop the round's candidate vectors every role kept (each validator, miner and
+        crafting attacker its own: one (n, d) set each, which at 1,000 workers is
+        ~200 MB per role, held until that role's next committee seat)."""
+        for staker in self.stakers.values():
+            staker.validator.cache.clear()
+            staker.miner.cache.clear()
+        for worker in self.workers:
+            cache = getattr(worker, "cache", None)
+            if cache is not None:
+                cache.clear()
 
     def collect_updates(self, round_id: int) -> None:
         # The global model cannot change during TRAIN: read its head once for all

@@ -43,6 +43,8 @@ MAX_MINERS: constant(uint256) = 8
 MAX_COMMITTEE: constant(uint256) = MAX_VALIDATORS + MAX_MINERS
 MAX_URI: constant(uint256) = 256
 MAX_REASON: constant(uint256) = 64
+ADDRESS_BITS: constant(uint256) = 2**160
+MAX_IMPORT_ID: constant(uint256) = 2**96 - 1
 
 LOSS_SCALE: public(constant(int256)) = 10**9
 # Loss reported for a non-finite (NaN/Inf) evaluation.
@@ -61,7 +63,8 @@ VOTE_REJECT: constant(uint8) = 2
 
 # Storage keeps what settle() needs; fingerprint and uri live in the
 # UpdateSubmitted / ImportCandidate events (the fingerprint always equals the
-# global model's at submission).
+# global model's at submission). A candidate is stored in two words: its root,
+# and import_id << 160 | owner (one storage read per candidate in settle).
 struct Candidate:
     owner: address
     root: bytes32
@@ -205,7 +208,8 @@ committee_stake: public(HashMap[uint256, uint256])
 miner_index: public(HashMap[uint256, uint256])  # also the proposal attempt number
 
 candidate_count: public(HashMap[uint256, uint256])
-candidates_of: HashMap[uint256, HashMap[uint256, Candidate]]
+candidate_word: HashMap[uint256, HashMap[uint256, uint256]]  # import_id << 160 | owner
+candidate_root: HashMap[uint256, HashMap[uint256, bytes32]]
 submitted: public(HashMap[uint256, HashMap[address, bool]])
 worker_submissions: public(HashMap[uint256, uint256])
 import_used: public(HashMap[uint256, bool])
@@ -317,17 +321,21 @@ def _sample(seed: bytes32) -> (
     min_stake: uint256 = staking.min_stake
     k: uint256 = self.k_validators
     need: uint256 = k + self.n_miners
-    eligible: DynArray[address, MAX_PARTICIPANTS] = []
+    # One stake per participant, 0 for one below min_stake (never drawn); a drawn
+    # participant's address is read again from storage (warm) when it is picked.
+    # One memory array, not two: memory is allocated at the 1,100 bound.
+    n: uint256 = len(staking.participants)
     stakes: DynArray[uint256, MAX_PARTICIPANTS] = []
     remaining: uint256 = 0
-    for i: uint256 in range(len(staking.participants), bound=MAX_PARTICIPANTS):
-        p: address = staking.participants[i]
-        s: uint256 = staking.stake_of[p]
+    count: uint256 = 0
+    for i: uint256 in range(n, bound=MAX_PARTICIPANTS):
+        s: uint256 = staking.account_word[staking.participants[i]] & staking.LOW_128
         if s >= min_stake:
-            eligible.append(p)
             stakes.append(s)
             remaining = unsafe_add(remaining, s)  # bounded by the ether supply
-    count: uint256 = len(eligible)
+            count = unsafe_add(count, 1)
+        else:
+            stakes.append(0)
     assert count >= need, "not enough eligible stakers for k validators + n miners"
 
     validators: DynArray[address, MAX_VALIDATORS] = []
@@ -335,14 +343,14 @@ def _sample(seed: bytes32) -> (
     miners: DynArray[address, MAX_MINERS] = []
     for j: uint256 in range(need, bound=MAX_COMMITTEE):
         ticket: uint256 = convert(keccak256(abi_encode(seed, j)), uint256) % remaining
-        for i: uint256 in range(count, bound=MAX_PARTICIPANTS):
+        for i: uint256 in range(n, bound=MAX_PARTICIPANTS):
             s: uint256 = stakes[i]
             if ticket < s:
                 if j < k:
-                    validators.append(eligible[i])
+                    validators.append(staking.participants[i])
                     validator_stakes.append(s)
                 else:
-                    miners.append(eligible[i])
+                    miners.append(staking.participants[i])
                 remaining = unsafe_sub(remaining, s)
                 stakes[i] = 0  # drawn: never again
                 break
@@ -442,10 +450,11 @@ def _require_phase(round: uint256, phase: uint8, message: String[MAX_REASON]):
 
 
 @internal
-def _add_candidate(round: uint256, candidate: Candidate) -> uint256:
+def _add_candidate(round: uint256, owner: address, root: bytes32, import_id: uint256) -> uint256:
     index: uint256 = self.candidate_count[round]
     assert index < MAX_CANDIDATES, "candidate limit reached"
-    self.candidates_of[round][index] = candidate
+    self.candidate_word[round][index] = import_id * ADDRESS_BITS + convert(owner, uint256)
+    self.candidate_root[round][index] = root
     self.candidate_count[round] = index + 1
     return index
 
@@ -461,13 +470,11 @@ def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, bl
         uri "sha256:<hex digest>" (logged, not stored: 32 bytes, not the 71 of the uri).
     """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
-    assert staking.is_worker[msg.sender], "not a registered worker"
+    assert staking._is_worker(msg.sender), "not a registered worker"
     assert not self.submitted[round][msg.sender], "already submitted this round"
     assert fingerprint == self.global_fingerprint, "fingerprint does not match the global model"
     self.submitted[round][msg.sender] = True
-    index: uint256 = self._add_candidate(
-        round, Candidate(owner=msg.sender, root=params_root, import_id=0)
-    )
+    index: uint256 = self._add_candidate(round, msg.sender, params_root, 0)
     log UpdateSubmitted(
         round=round, worker=msg.sender, index=index, params_root=params_root,
         fingerprint=fingerprint, blob=blob
@@ -489,13 +496,12 @@ def submit_import(round: uint256, import_id: uint256):
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
     assert self.bridge != empty(address), "no bridge configured"
     assert not self.import_used[import_id], "import already used as a candidate"
+    assert import_id <= MAX_IMPORT_ID, "import id above 2**96"
     root: bytes32 = empty(bytes32)
     uri: String[MAX_URI] = ""
     root, uri = staticcall IModelBridge(self.bridge).imported_model(import_id)
     self.import_used[import_id] = True
-    index: uint256 = self._add_candidate(
-        round, Candidate(owner=self.bridge, root=root, import_id=import_id)
-    )
+    index: uint256 = self._add_candidate(round, self.bridge, root, import_id)
     log ImportCandidate(round=round, import_id=import_id, index=index, model_root=root, uri=uri)
 
 
@@ -509,7 +515,12 @@ def candidate(round: uint256, index: uint256) -> Candidate:
     @return The candidate: owner (worker or bridge), params root and import id (0 = worker update).
     """
     assert index < self.candidate_count[round], "no such candidate"
-    return self.candidates_of[round][index]
+    word: uint256 = self.candidate_word[round][index]
+    return Candidate(
+        owner=convert(convert(word % ADDRESS_BITS, uint160), address),
+        root=self.candidate_root[round][index],
+        import_id=word // ADDRESS_BITS,
+    )
 
 
 # =============================================================================
@@ -781,20 +792,15 @@ def attestations(round: uint256) -> (DynArray[address, MAX_VALIDATORS], DynArray
 # SETTLE
 # =============================================================================
 
-@view
-@internal
-def _worker_due(round: uint256, index: uint256, weights: DynArray[uint256, MAX_CANDIDATES]) -> uint256:
-    if self.candidates_of[round][index].import_id != 0:
-        return 0  # an import's share stays in the pool
-    return self.reward_per_round * weights[index] // WEIGHT_SCALE
-
-
 @external
 def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
     """
     @notice Pay the final round: worker i gets reward_per_round * w_i / WEIGHT_SCALE,
             each reporting validator validator_reward; absent validators are slashed.
             Paid only from the reward pool (pro rata when it is short).
+    @dev One storage read per candidate and one write per paid account (its stake
+         and claimable share a word); `weights` is read in place, never copied into
+         an internal call. An import's share stays in the pool.
     @param round The current round, in FINAL.
     @param weights One weight per candidate (fixed point WEIGHT_SCALE, summing to at most
            WEIGHT_SCALE) whose hash is the proposal's weights_hash.
@@ -804,29 +810,35 @@ def settle(round: uint256, weights: DynArray[uint256, MAX_CANDIDATES]):
     n: uint256 = self.candidate_count[round]
     assert len(weights) == n, "weights length does not match the candidate count"
     assert keccak256(abi_encode(weights)) == self.checkpoints[round].weights_hash, "weights do not match the proposal's weights_hash"
+    reward: uint256 = self.reward_per_round
     weight_sum: uint256 = 0
-    for w: uint256 in weights:
+    due: uint256 = 0
+    for i: uint256 in range(n, bound=MAX_CANDIDATES):
+        w: uint256 = weights[i]
         weight_sum += w
+        if self.candidate_word[round][i] < ADDRESS_BITS:  # import_id 0: a worker's update
+            due += reward * w // WEIGHT_SCALE
     assert weight_sum <= WEIGHT_SCALE, "weights sum above WEIGHT_SCALE"
 
     self._slash_absent_validators(round)
 
-    due: uint256 = 0
-    for i: uint256 in range(n, bound=MAX_CANDIDATES):
-        due += self._worker_due(round, i, weights)
+    validator_reward: uint256 = self.validator_reward
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] != empty(bytes32):
-            due += self.validator_reward
+            due += validator_reward
     pool: uint256 = staking.reward_pool
 
     paid: uint256 = 0
     for i: uint256 in range(n, bound=MAX_CANDIDATES):
-        paid += staking._credit(
-            round, self.candidates_of[round][i].owner, self._worker_due(round, i, weights), pool, due
-        )
+        word: uint256 = self.candidate_word[round][i]
+        if word < ADDRESS_BITS:
+            paid += staking._credit(
+                round, convert(convert(word, uint160), address), reward * weights[i] // WEIGHT_SCALE,
+                pool, due
+            )
     for v: address in self.validators_of[round]:
         if self.report_hash[round][v] != empty(bytes32):
-            paid += staking._credit(round, v, self.validator_reward, pool, due)
+            paid += staking._credit(round, v, validator_reward, pool, due)
     left: uint256 = staking._book_rewards(paid)
     self.phase = PHASE_IDLE
     log Settled(round=round, paid=paid, pool=left)
@@ -857,7 +869,7 @@ def sign_checkpoint(round: uint256, signature: Bytes[65]):
     """
     cp: Checkpoint = self.checkpoints[round]
     assert cp.finalized, "round is not final"
-    assert staking.stake_of[msg.sender] > 0, "not a staker"
+    assert staking._stake(msg.sender) > 0, "not a staker"
     assert not self.checkpoint_signed[round][msg.sender], "already signed this checkpoint"
     digest: bytes32 = signatures.checkpoint_digest(
         self._domain(), self.network_id, round, cp.model_root, cp.parent_root, cp.uri
