@@ -158,7 +158,7 @@ def test_report_rules(net):
     n = len(net.reader.candidates(r))
     with net.reverts("not a committee validator"):
         net.outsider(committee).report_losses(r, [0.1] * n)
-    with net.reverts("loss vector length does not match the candidate count"):
+    with net.reverts("report length is not scores_per_candidate x the candidate count"):
         validator.report_losses(r, [0.1] * (n - 1))
     validator.report_losses(r, [math.nan, math.inf] + [0.25] * (n - 2))
     with net.reverts("already reported this round"):
