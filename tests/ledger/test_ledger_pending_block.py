@@ -74,20 +74,26 @@ def test_pending_block_is_the_block_pyevm_builds(tmp_path):
         client.register(is_worker=True, stake=2 * eth)
     chain.seal()
     r = clients[0].open_round()
-    clients[0].submit_update(r, b"\x01" * 32, params.genesis_fingerprint, "u0")
+    clients[0].submit_update(r, b"\x01" * 32, params.genesis_fingerprint, blob_uri(0))
     fn = clients[1].contract.interface.function("submit_update")
-    data = fn.encode_call([r, b"\x02" * 32, params.genesis_fingerprint, "u1"])
+    data = fn.encode_call([r, b"\x02" * 32, params.genesis_fingerprint, bytes([1]) * 32])
     pending_estimate = chain.estimate_gas(deployment.ledger_address, data, accounts[1].address)
     chain.seal()
     assert chain.estimate_gas(deployment.ledger_address, data, accounts[1].address) == pending_estimate
     for i, client in enumerate(clients[1:], start=1):
-        client.submit_update(r, bytes([i + 1]) * 32, params.genesis_fingerprint, f"u{i}")
+        client.submit_update(r, bytes([i + 1]) * 32, params.genesis_fingerprint, blob_uri(i))
     chain.mine(3)
     journal = tmp_path / "chain.journal"
     chain.save_journal(journal)
     assert _pyevm_block_by_block(journal) == chain.block_hash(chain.block_number)
     again = EmbeddedBackend.replay(journal)
     assert again.block_hash(again.block_number) == chain.block_hash(chain.block_number)
+
+
+
+def blob_uri(i: int) -> str:
+    """A well-formed blob location (the chain keeps its 32-byte digest)."""
+    return "sha256:" + bytes([i]).hex() * 32
 
 
 def test_reads_are_cached_until_the_state_changes():
