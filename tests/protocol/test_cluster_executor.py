@@ -18,9 +18,7 @@ from poft.drivers.executor import SerialExecutor, TrainJob, open_executor
 from poft.experiment.robustness import main as robustness_main
 from poft.experiment.robustness import run_robustness
 from poft.experiment.run import run_experiment
-from poft.learning.datasets import ArrayDataset
-from poft.learning.models import build_model
-from poft.protocol.worker import Trainer, TrainingSettings
+from training_support import trainers_and_start
 
 GRID = """
 [experiment]
@@ -63,16 +61,6 @@ def tiny(**experiment) -> dict:
         "ledger": {"phase_blocks": 40},
         "networks": [net],
     }
-
-
-def trainers_and_start():
-    torch.manual_seed(0)
-    data = ArrayDataset(torch.randn(50, 8), torch.randint(0, 3, (50,)), 3)
-    model = build_model("mlp", input_shape=(8,), num_classes=3, hidden=4)
-    settings = TrainingSettings(epochs=2, batch_size=8)
-    trainers = {i: Trainer(model, data.subset(range(i, 50, 3)), settings) for i in range(3)}
-    start = torch.cat([p.detach().reshape(-1) for _, p in sorted(model.state_dict().items())])
-    return trainers, start
 
 
 def train_with(executor, start):

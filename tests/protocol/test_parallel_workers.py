@@ -17,9 +17,7 @@ from poft.config.experiment import dump_config, parse_config
 from poft.drivers.executor import ProcessExecutor, SerialExecutor, TrainJob
 from poft.drivers.simulation import simulate
 from poft.experiment.run import run_experiment
-from poft.learning.datasets import ArrayDataset
-from poft.learning.models import build_model
-from poft.protocol.worker import Trainer, TrainingSettings
+from training_support import trainers_and_start
 
 
 def tiny(parallel: int) -> dict:
@@ -56,12 +54,7 @@ def test_parallel_simulation_gives_the_same_models_as_serial():
 
 
 def test_pool_leaves_each_generator_where_serial_training_does():
-    torch.manual_seed(0)
-    data = ArrayDataset(torch.randn(50, 8), torch.randint(0, 3, (50,)), 3)
-    model = build_model("mlp", input_shape=(8,), num_classes=3, hidden=4)
-    settings = TrainingSettings(epochs=2, batch_size=8)
-    trainers = {i: Trainer(model, data.subset(range(i, 50, 3)), settings) for i in range(3)}
-    start = torch.cat([p.detach().reshape(-1) for _, p in sorted(model.state_dict().items())])
+    trainers, start = trainers_and_start()
 
     def run(executor):
         generators = [torch.Generator().manual_seed(10 + i) for i in range(3)]
