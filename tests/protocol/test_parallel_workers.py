@@ -10,6 +10,7 @@ first, colluding attackers crafting from them after).
 
 import json
 
+import pytest
 import torch
 
 from poft.cli import main as poft
@@ -53,7 +54,11 @@ def test_parallel_simulation_gives_the_same_models_as_serial():
         assert torch.equal(serial.network(name).final_model, parallel.network(name).final_model)
 
 
-def test_pool_leaves_each_generator_where_serial_training_does():
+@pytest.mark.parametrize("fork", [True, False], ids=["fork", "spawn"])
+def test_pool_leaves_each_generator_where_serial_training_does(fork, one_torch_thread):
+    # The children train on one torch thread, so the serial run must too: a sum over
+    # two threads rounds differently. Both start methods: the pool forks only where the
+    # parent runs one thread, and spawns otherwise.
     trainers, start = trainers_and_start()
 
     def run(executor):
@@ -63,6 +68,6 @@ def test_pool_leaves_each_generator_where_serial_training_does():
         return vectors, [torch.rand(1, generator=g) for g in generators]
 
     (serial, after_serial) = run(SerialExecutor(trainers))
-    (pooled, after_pooled) = run(ProcessExecutor(trainers, processes=2))
+    (pooled, after_pooled) = run(ProcessExecutor(trainers, processes=2, fork=fork))
     assert all(torch.equal(a, b) for a, b in zip(serial, pooled))
     assert after_serial == after_pooled

@@ -62,8 +62,9 @@ class ExperimentSection:
     parallel_workers: int = bounded(0, min=0, max=256, doc="processes that train a round's "
                                     "workers side by side, one torch thread each (0: one per "
                                     "core; 1: in this process, one after the other); the same "
-                                    "config and seed give the same models either way "
-                                    "(`poft run --parallel`)")
+                                    "config and seed give the same models either way when "
+                                    "`threads` is 1, the default (a reduction over two "
+                                    "threads rounds differently) (`poft run --parallel`)")
     cluster: str | None = option(None, doc="a Ray cluster that trains a round's workers "
                                  "(`parallel_workers` actors, 0: one per CPU of the "
                                  "cluster): \"auto\" (the cluster this machine belongs to), "

@@ -8,6 +8,7 @@ import logging
 import math
 import multiprocessing
 import os
+import pickle
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Iterator
 
@@ -132,11 +133,11 @@ class SerialExecutor(Executor):
 _SHARED: Any = None
 
 
-def _init_child(shared: Any, inherited: bool) -> None:
+def _init_child(shared: bytes | None, inherited: bool) -> None:
     global _SHARED
     torch.set_num_threads(1)
     if not inherited:                 # spawned: shipped pickled; forked: already there
-        _SHARED = shared
+        _SHARED = pickle.loads(shared)
 
 
 def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
@@ -160,8 +161,11 @@ class ProcessExecutor(Executor):
         context = multiprocessing.get_context("fork" if fork else "spawn")
         if fork:
             _SHARED = shared
+        # Spawned children get `shared` as plain pickled bytes: handed to the pool as
+        # objects, its tensors would go through torch's shared-memory reducer, and every
+        # child would then train the *same* parameter storage at once.
         self.pool = context.Pool(processes, initializer=_init_child,
-                                 initargs=(None if fork else shared, fork))
+                                 initargs=(None if fork else pickle.dumps(shared), fork))
         if fork:
             _SHARED = None            # this process needs no second reference
         log.info("process pool: %d processes (%s)", processes, context.get_start_method())
