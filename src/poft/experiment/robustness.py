@@ -95,6 +95,7 @@ def result_row(cell: Cell, result: SimulationResult, seconds: float) -> dict:
         "worst_round_accuracy": f"{net.worst_round_accuracy:.6f}",
         "backdoor_success": "" if backdoor is None else f"{backdoor:.6f}",
         "byzantine_weight": f"{byzantine_weight:.6f}",
+        "byzantine_reward_share": f"{byzantine_reward_share(net):.6f}",
         "rounds": len(net.accuracy_by_round),
         "seconds": f"{seconds:.3f}",
         **{k: f"{result.timing[k]:.3f}" for k in ("train_s", "evaluate_s", "aggregate_s")},
@@ -102,13 +103,31 @@ def result_row(cell: Cell, result: SimulationResult, seconds: float) -> dict:
     }
 
 
+def byzantine_reward_share(net) -> float:
+    """The Byzantine workers' share of the workers' rewards over the run, as the ledger
+    pays them: every settled round shares the same reward in proportion to the
+    weights, so the share is Σ_rounds Byzantine weight / Σ_rounds total weight (a
+    failed round pays nothing; 0 when no round settled)."""
+    byzantine = sum(w for weights in net.weights_by_round
+                    for w, bad in zip(weights, net.byzantine) if bad)
+    total = sum(sum(weights) for weights in net.weights_by_round)
+    return byzantine / total if total > 0 else 0.0
+
+
 def append_row(csv_path: Path, row: dict) -> None:
     new = not csv_path.is_file() or csv_path.stat().st_size == 0
+    # Resuming into a CSV of an older poft: keep its header (a new column is left out).
+    fields = COLUMNS if new else _header(csv_path)
     with csv_path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def _header(csv_path: Path) -> list[str]:
+    with csv_path.open(newline="") as handle:
+        return next(csv.reader(handle))
 
 
 def check_same_base(out: Path, base: ExperimentConfig) -> None:

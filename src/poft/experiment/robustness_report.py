@@ -15,7 +15,7 @@ import numpy as np
 
 KEY_COLUMNS = ["aggregator", "attack", "byzantine_fraction", "partition", "seed"]
 COLUMNS = KEY_COLUMNS + ["final_accuracy", "worst_round_accuracy", "backdoor_success",
-                         "byzantine_weight", "rounds", "seconds", "train_s", "evaluate_s",
+                         "byzantine_weight", "byzantine_reward_share", "rounds", "seconds", "train_s", "evaluate_s",
                          "aggregate_s", "accuracy_by_round"]
 
 
@@ -68,16 +68,24 @@ def summarize(rows: list[dict]) -> list[dict]:
 def summary_markdown(summary: list[dict], rows: list[dict]) -> str:
     overall = [s for s in summary if s["byzantine_fraction"] == "all"]
     backdoor = seed_means(rows, "backdoor_success")
+    reward = seed_means(rows, "byzantine_reward_share")
+
+    def largest(table: dict, aggregator: str) -> str:
+        values = [v for k, v in table.items() if k[0] == aggregator]
+        return f"{max(values):.3f}" if values else "-"
+
     lines = ["# Robustness summary", "",
              f"{len(rows)} cells; accuracies are final test accuracies, averaged over "
-             "seeds first; worst = minimum over attacks (and fractions/partitions).", "",
+             "seeds first; worst = minimum over attacks (and fractions/partitions); "
+             "Byzantine reward share: the attackers' share of the workers' rewards over "
+             "the run, as the ledger pays them (by weight).", "",
              "| aggregator | clean | mean over attacks | worst case | worst cell | "
-             "max backdoor ASR |", "|---|---|---|---|---|---|"]
+             "max backdoor ASR | max Byzantine reward share |", "|---|---|---|---|---|---|---|"]
     for s in overall:
-        asr = [v for k, v in backdoor.items() if k[0] == s["aggregator"]]
         lines.append(f"| {s['aggregator']} | {s['clean_accuracy']} | {s['mean_accuracy']} | "
                      f"{s['worst_accuracy']} | {s['worst_case']} | "
-                     f"{f'{max(asr):.3f}' if asr else '-'} |")
+                     f"{largest(backdoor, s['aggregator'])} | "
+                     f"{largest(reward, s['aggregator'])} |")
     scopes = list(dict.fromkeys((s["byzantine_fraction"], s["partition"]) for s in summary
                                 if s["byzantine_fraction"] != "all"))
     if scopes:
