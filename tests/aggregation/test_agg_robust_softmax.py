@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from poft.aggregation import CONTEXT, RULES
-from poft.aggregation.robust_softmax import median_norm_clip, robust_softmax, robust_softmax_weights
+from poft.aggregation.robust_softmax import (
+    capped_shares,
+    median_norm_clip,
+    robust_softmax,
+    robust_softmax_weights,
+)
 from poft.learning.datasets import ArrayDataset
 from poft.learning.models import build_model
 from poft.learning.params import flatten
@@ -45,8 +50,24 @@ def test_temperature_and_clamp():
     assert float(cold[1]) > 0.9999
     # a lying validator's huge value is clamped before the median: with 1 validator it
     # is the median, so clamp bounds it
-    big = robust_softmax_weights(reports([[0.0, 1e9]], [[0.5, 0.5]]), 2, clamp=2.0)
+    big = robust_softmax_weights(reports([[0.0, 1e9]], [[0.5, 0.5]]), 2, clamp=2.0,
+                                 temperature=1.0)
     assert big.tolist() == pytest.approx([1 / (1 + math.exp(2)), math.exp(2) / (1 + math.exp(2))])
+
+
+def test_cap_water_fills_shares_above_the_cap():
+    assert capped_shares([10.0, 1.0, 1.0, 1.0, 0.0], 2.0) == pytest.approx([0.5, 1 / 6, 1 / 6, 1 / 6, 0])
+    assert capped_shares([5.0, 4.0, 1.0], 1.5) == pytest.approx([0.5, 0.4, 0.1])
+    assert capped_shares([3.0, 2.0, 1.0], 1.0) == pytest.approx([1 / 3] * 3)   # cap 1: uniform
+    # a share pushed over the cap by the redistribution is capped in turn
+    shares = capped_shares([100.0, 50.0, 1.0, 1.0, 1.0], 1.5)
+    assert shares[:2] == pytest.approx([0.3, 0.3]) and sum(shares) == pytest.approx(1.0)
+    assert max(shares) <= 1.5 / 5 + 1e-12
+    r = reports([[0.0, 1.0, 9.0]], [[0.5, 0.5, 0.5]])
+    w = robust_softmax_weights(r, 3, temperature=1.0, cap=1.2)
+    assert float(w.max()) == pytest.approx(0.4) and float(w.sum()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="cap must be a number >= 1"):
+        robust_softmax_weights(r, 3, cap=0.5)
 
 
 def test_nan_reports_are_refusals_and_nothing_passing_gives_zero_weights():

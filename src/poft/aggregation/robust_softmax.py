@@ -60,6 +60,9 @@ updates on Fashion-MNIST have cosines of 0.04-0.5 (``d = 40k``: threshold
 0.015). Without the margin (gate at 0) half of the noise vectors passed and
 took 24% of the weight on Dirichlet 0.1 (the measurements).
 
+``cap`` (off by default; an ablation) bounds any weight by ``cap/|𝒜|`` (water-filling,
+:func:`capped_shares`); ``cap = 1`` makes the rule the gated, clipped mean.
+
 Robust scores are clamped: ``cos`` to ``[−1, 1]`` and ``v`` to
 ``[−clamp, clamp]``, so a lying validator's extreme report moves a median no
 further than an honest extreme one. A non-finite report (NaN: the candidate was
@@ -123,10 +126,38 @@ def _reduce(reports: torch.Tensor, n: int, clamp: float) -> tuple[list[float], l
     return averaged_median(value, dim=0).tolist(), averaged_median(cos, dim=0).tolist()
 
 
+def capped_shares(terms: list[float], cap: float) -> list[float]:
+    """``terms`` (non-negative, some positive) normalised to sum 1 with no share above
+    ``cap / m`` (``m``: the number of positive terms; ``cap >= 1``): shares over the cap
+    are fixed at it and the rest is shared out again in proportion to the terms
+    (water-filling), in a fixed order with Python floats."""
+    live = [i for i, t in enumerate(terms) if t > 0.0]
+    limit = cap / len(live)
+    shares = [0.0] * len(terms)
+    fixed: set[int] = set()
+    while True:
+        free = [i for i in live if i not in fixed]
+        mass = 1.0 - limit * len(fixed)
+        if not free or mass <= 0.0:
+            break
+        total = math.fsum(terms[i] for i in free)
+        over = [i for i in free if terms[i] / total * mass > limit]
+        if not over:
+            for i in free:
+                shares[i] = terms[i] / total * mass
+            break
+        fixed.update(over)
+    for i in fixed:
+        shares[i] = limit
+    total = math.fsum(shares)
+    return [x / total for x in shares]
+
+
 def robust_softmax_weights(reports, n: int, *, temperature: float = 1.0,
                            clamp: float = DEFAULT_CLAMP, gate: bool = True,
                            score: str = "contribution", admissible=None,
-                           dim: int | None = None, gate_z: float = DEFAULT_GATE_Z) -> torch.Tensor:
+                           dim: int | None = None, gate_z: float = DEFAULT_GATE_Z,
+                           cap: float | None = None) -> torch.Tensor:
     """Weights ``w`` (float64 ``(n,)``, sum 1, or all 0 when nothing passes) from the
     validators' ``(v, 2n)`` reports (see the module docstring).
 
@@ -138,6 +169,8 @@ def robust_softmax_weights(reports, n: int, *, temperature: float = 1.0,
         raise ValueError(f"score must be 'contribution' or 'cosine'; got {score!r}")
     temperature = check_positive(temperature, name="temperature")
     clamp = check_positive(clamp, name="clamp")
+    if cap is not None and not (isinstance(cap, (int, float)) and math.isfinite(cap) and cap >= 1):
+        raise ValueError(f"cap must be a number >= 1 (a multiple of the uniform share); got {cap!r}")
     n = check_int(n, name="n", minimum=1)
     value, cos = _reduce(torch.as_tensor(reports), n, clamp)
     threshold = gate_threshold(dim, gate_z)
@@ -154,13 +187,16 @@ def robust_softmax_weights(reports, n: int, *, temperature: float = 1.0,
         return torch.tensor([c / total if k else 0.0 for c, k in zip(cos, ok)], dtype=DTYPE)
     top = max(s for s, k in zip(value, ok) if k)
     terms = [math.exp((s - top) / temperature) if k else 0.0 for s, k in zip(value, ok)]
+    if cap is not None:
+        return torch.tensor(capped_shares(terms, cap), dtype=DTYPE)
     total = math.fsum(terms)
     return torch.tensor([t / total for t in terms], dtype=DTYPE)
 
 
 def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = 1.0,
                    clamp: float = DEFAULT_CLAMP, gate: bool = True, clip: bool = True,
-                   score: str = "contribution", gate_z: float = DEFAULT_GATE_Z) -> torch.Tensor:
+                   score: str = "contribution", gate_z: float = DEFAULT_GATE_Z,
+                   cap: float | None = None) -> torch.Tensor:
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
     ``gate=False`` / ``clip=False`` switch the direction gate / the norm clipping off
@@ -172,7 +208,8 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = 1.0,
     check_int(f, name="f")
     x = as_matrix(deltas)
     w = robust_softmax_weights(reports, x.shape[0], temperature=temperature, clamp=clamp,
-                               gate=gate, score=score, dim=x.shape[1], gate_z=gate_z)
+                               gate=gate, score=score, dim=x.shape[1], gate_z=gate_z,
+                               cap=cap)
     if clip:
         x, _ = median_norm_clip(x)
     if float(w.sum()) == 0.0:

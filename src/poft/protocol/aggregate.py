@@ -112,7 +112,7 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
         raise ValueError(f"robust_softmax reports must have shape (validators, {2 * n}), got "
                          f"{tuple(reports.shape)}")
     admissible = torch.isfinite(inputs.candidates).all(dim=1)
-    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score", "gate_z")}
+    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score", "gate_z", "cap")}
     weights = robust_softmax_weights(reports, n, admissible=admissible,
                                      dim=inputs.candidates.shape[1], **params)
     theta = inputs.global_vec.to(torch.float64)
