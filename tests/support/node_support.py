@@ -55,7 +55,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def config_toml(networks: list[dict], *, rounds: int, phase_blocks: int, crosschain=None,
-                partition: str = "iid") -> str:
+                partition: str = "iid", rule: str = "softmax") -> str:
     """A small digits/MLP config as TOML text."""
     lines = [
         "[experiment]", 'name = "node-test"', "seed = 0", f"rounds = {rounds}", "",
@@ -63,10 +63,11 @@ def config_toml(networks: list[dict], *, rounds: int, phase_blocks: int, crossch
         f'network_partition = "{partition}"', "",
         "[model]", 'name = "mlp"', "hidden = 32", "",
         "[ledger]", f"phase_blocks = {phase_blocks}", "",
-        # The paper's rule: these tests are about node mode's mechanics; on these tiny
-        # label-skewed networks robust_softmax's direction gate can refuse every update
-        # of a round (the round then fails, by design), which they do not test.
-        "[aggregation]", 'rule = "softmax"', "",
+        # The paper's rule by default: most node tests are about node mode's mechanics;
+        # on their tiny label-skewed networks robust_softmax's direction gate can refuse
+        # every update of a round (the round then fails, by design). test_node_robust
+        # runs robust_softmax on an IID network.
+        "[aggregation]", f'rule = "{rule}"', "",
     ]
     if crosschain:
         links = ", ".join(f'{{ source = "{a}", target = "{b}" }}' for a, b in crosschain)
