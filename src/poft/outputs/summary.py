@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from poft.aggregation.robust_softmax import DEFAULT_GATE_Z, DEFAULT_TEMPERATURE
 from poft.config.experiment import ExperimentConfig, NetworkSection
 from poft.outputs.economics import CLASSES, ROLES, gas_by_role
 
@@ -115,8 +116,12 @@ def describe_setup(config: ExperimentConfig, *, backend: str, model: str | None,
 
 def describe_network(config: ExperimentConfig, net: NetworkSection) -> dict:
     rule, agg = config.rule_of(net), config.aggregation
-    params = ({"temperature": agg.temperature, **agg.params} if rule == "softmax"
-              else dict(agg.params))
+    if rule == "softmax":
+        params = {"temperature": agg.temperature, **agg.params}
+    elif rule == "robust_softmax":      # its defaults are the rule's, not the section's
+        params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z, **agg.params}
+    else:
+        params = dict(agg.params)
     return {
         "rule": "mean (FedAvg)" if rule == "mean" else rule,
         "rule_params": params,
