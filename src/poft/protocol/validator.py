@@ -37,16 +37,35 @@ from poft.store import StoreError
 log = logging.getLogger(__name__)
 
 
+def training_start(theta: torch.Tensor, candidates: torch.Tensor, imported: list[bool],
+                   mix: float | None) -> torch.Tensor:
+    """Where the round's honest workers started training: θ, or, when the network
+    trains from imports (`mix` not None) and the round has an imported candidate,
+    ``lerp(θ, the last import, mix)`` (as `Worker.start_model`; a refused import
+    (non-finite row) leaves θ)."""
+    rows = [i for i, flag in enumerate(imported) if flag]
+    if mix is None or not rows:
+        return theta
+    last = candidates[rows[-1]]
+    if not bool(torch.isfinite(last).all()):
+        return theta
+    return torch.lerp(theta, last.to(theta.dtype), mix)
+
+
 class Validator:
     def __init__(self, ledger, store, codec: ModelCodec, model: nn.Module,
                  data: ArrayDataset, spec: AggregationSpec, *, lying: bool = False,
                  seed: int = 0, timer: PhaseTimer = NULL_TIMER,
-                 settings: TrainingSettings | None = None):
+                 settings: TrainingSettings | None = None, import_mix: float | None = None):
         """`settings`: the workers' training settings, with which a robust_softmax
-        validator trains its own reference update."""
+        validator trains its own reference update. `import_mix`: the network's import
+        policy as the workers apply it (`init` 1, `merge` 1/2, else None): when a round
+        has an imported candidate, honest workers train from
+        ``(1 - mix) θ + mix · import``, and so does the validator's reference."""
         self.ledger, self.store, self.codec = ledger, store, codec
         self.model, self.data, self.spec = model, data, spec
         self.settings = settings or TrainingSettings()
+        self.import_mix = import_mix
         self.lying = lying
         self.generator = torch.Generator().manual_seed(seed)
         self.timer = timer
@@ -62,24 +81,31 @@ class Validator:
                                      head.fingerprint, self.cache)
         if self.spec.rule == "robust_softmax":
             theta = self.codec.fetch(self.store, head.root, head.uri, head.fingerprint)
-            scores = self.robust_score(theta, candidates)
+            imported = [c.is_import for c in self.ledger.candidates(round_id)]
+            start = training_start(theta, candidates, imported, self.import_mix)
+            scores = self.robust_score(theta, candidates, start)
         else:
             scores = self.score(candidates)
         self.ledger.report_losses(round_id, scores)
         return scores
 
-    def robust_score(self, theta: torch.Tensor, candidates: torch.Tensor) -> list[float]:
+    def robust_score(self, theta: torch.Tensor, candidates: torch.Tensor,
+                     start: torch.Tensor | None = None) -> list[float]:
         """robust_softmax's report, ``2n`` numbers: each candidate's contribution to a
         robust aggregate on this validator's data, then its cosine with the update this
-        validator trains itself from θ (`poft.learning.robust_scoring`); NaN for a
-        candidate that is refused. The reference update never leaves the validator."""
+        validator trains itself from the workers' start point ``start`` (θ by default),
+        taken from θ (`poft.learning.robust_scoring`); NaN for a candidate that is
+        refused. The reference update never leaves the validator."""
         if self.lying:
             return (torch.rand(2 * len(candidates), generator=self.generator) * 5).tolist()
         s = self.settings
+        start = theta if start is None else start
         with self.timer.phase("evaluate"):
-            reference = reference_update(self.model, theta, self.data, epochs=s.epochs,
+            reference = reference_update(self.model, start, self.data, epochs=s.epochs,
                                          batch_size=s.batch_size, lr=s.lr, momentum=s.momentum,
                                          weight_decay=s.weight_decay, generator=self.generator)
+            # Candidates are compared as steps from θ: so is the reference.
+            reference = reference + (start.to(reference.dtype) - theta.to(reference.dtype))
             report = robust_report(self.model, theta, candidates, self.data, reference,
                                    gate_z=self.spec.params.get("gate_z", DEFAULT_GATE_Z))
         return report.tolist()

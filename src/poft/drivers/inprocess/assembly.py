@@ -14,6 +14,7 @@ import torch
 
 from poft.config.experiment import ExperimentConfig
 from poft.config.population import NetworkPlan
+from poft.drivers.exchange import IMPORT_MIX
 from poft.drivers.inprocess.network import NetworkRuntime, Staker
 from poft.drivers.participants import GAS_MONEY, ether, make_worker, network_params, training_settings
 from poft.drivers.setup import participant_seed, spec_of
@@ -63,7 +64,8 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
         client, s_seed = clients[s.name], participant_seed(config, plan, s)
         stakers[client.account.address] = Staker(
             Validator(client, store, codec, scratch, train.subset(s.data_indices), spec,
-                      lying=s.lying, seed=s_seed, timer=timer, settings=settings),
+                      lying=s.lying, seed=s_seed, timer=timer, settings=settings,
+                      import_mix=IMPORT_MIX.get(net.import_policy)),
             Miner(client, store, codec, spec,
                   malicious=net.malicious_miner and s.index == 0, seed=s_seed, timer=timer))
     anyone = Timed(LedgerClient.for_deployment(backend, deployment, backend.operator),

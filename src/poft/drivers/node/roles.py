@@ -102,7 +102,8 @@ def build_roles(ident: Identity, config: ExperimentConfig, store) -> NodeRoles:
     if "validator" in ident.roles:
         roles.validator = Validator(client, store, codec, scratch, own_data, roles.spec,
                                     lying=who.lying, seed=seed, timer=timer,
-                                    settings=training_settings(config))
+                                    settings=training_settings(config),
+                                    import_mix=IMPORT_MIX.get(net.import_policy))
     if "miner" in ident.roles:
         roles.miner = Miner(client, store, codec, roles.spec,
                             malicious=net.malicious_miner and who.index == 0, seed=seed,
