@@ -69,7 +69,7 @@ def run_round(backend: LedgerBackend, name: str, workers: int, validators: int, 
     r = reader.open_round()
     committee = reader.committee(r)
     for i, client in enumerate(clients.values()):
-        client.submit_update(r, i.to_bytes(32, "big"), params.genesis_fingerprint, f"sha256:{i:064x}")
+        client.submit_update(r, i.to_bytes(32, "big"), f"sha256:{i:064x}")
     for v in committee.validators:
         clients[v].report_losses(r, [0.5 + 0.01 * i for i in range(workers)])
     weights = [1.0 / workers] * workers

@@ -4,9 +4,11 @@ PoFT's prototype, at 100k, 1M and 10M parameters.
     python -m bench.onchain_bytes
 
 The prototype wrote a model's serialized weights on chain in 800 KiB fragments,
-one transaction each. poft writes the model's Merkle root (plus the architecture
-fingerprint and the 32-byte SHA-256 digest of the blob, which the store keeps
-under the uri ``sha256:<hex>``) in one ``submit_update`` transaction.
+one transaction each. poft writes the model's Merkle root (plus the 32-byte
+SHA-256 digest of the blob, which the store keeps under the uri
+``sha256:<hex>``) in one ``submit_update`` transaction. The architecture
+fingerprint is not sent: it is the global model's, fixed at genesis, and
+validators check the blob against it.
 
 Two counts of poft's side, the prototype's being its *transaction payload*
 (calldata, what every node keeps forever in its blocks) in both:
@@ -75,8 +77,7 @@ def poft_submission(commitment, blob: bytes) -> tuple[int, int, int]:
     LedgerClient.for_deployment(backend, deployment, other).register(is_worker=True, stake=2 * ETH)
     LedgerClient.for_deployment(backend, deployment, staker).register(is_worker=False, stake=2 * ETH)
     round_ = client.open_round()
-    client.submit_update(round_, commitment.root, commitment.fingerprint,
-                         location(digest_of(blob)))
+    client.submit_update(round_, commitment.root, location(digest_of(blob)))
     tx_hash = backend.w3.eth.get_block("latest")["transactions"][-1]
     sent = backend.w3.eth.get_transaction(tx_hash)
     receipt = backend.w3.eth.get_transaction_receipt(tx_hash)

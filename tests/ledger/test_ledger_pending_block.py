@@ -74,14 +74,14 @@ def test_pending_block_is_the_block_pyevm_builds(tmp_path):
         client.register(is_worker=True, stake=2 * eth)
     chain.seal()
     r = clients[0].open_round()
-    clients[0].submit_update(r, b"\x01" * 32, params.genesis_fingerprint, blob_uri(0))
+    clients[0].submit_update(r, b"\x01" * 32, blob_uri(0))
     fn = clients[1].contract.interface.function("submit_update")
-    data = fn.encode_call([r, b"\x02" * 32, params.genesis_fingerprint, bytes([1]) * 32])
+    data = fn.encode_call([r, b"\x02" * 32, bytes([1]) * 32])
     pending_estimate = chain.estimate_gas(deployment.ledger_address, data, accounts[1].address)
     chain.seal()
     assert chain.estimate_gas(deployment.ledger_address, data, accounts[1].address) == pending_estimate
     for i, client in enumerate(clients[1:], start=1):
-        client.submit_update(r, bytes([i + 1]) * 32, params.genesis_fingerprint, blob_uri(i))
+        client.submit_update(r, bytes([i + 1]) * 32, blob_uri(i))
     chain.mine(3)
     journal = tmp_path / "chain.journal"
     chain.save_journal(journal)

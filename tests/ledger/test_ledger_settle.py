@@ -94,8 +94,7 @@ def test_value_is_conserved_after_every_step(net):
     r, committee = net.open()
     net.assert_conserved()
     for i, w in enumerate(net.workers()):
-        w.submit_update(r, w.account.address.encode()[:32].ljust(32, b"\0"), TEST_PARAMS.genesis_fingerprint,
-                        f"sha256:{i:064x}")
+        w.submit_update(r, w.account.address.encode()[:32].ljust(32, b"\0"), f"sha256:{i:064x}")
         net.assert_conserved()
     for v in committee.validators:
         net.client(v).report_losses(r, [0.1] * 7)

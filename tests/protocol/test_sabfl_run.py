@@ -6,11 +6,13 @@ the same in-process driver and role code as `poft run`.
 
 import dataclasses
 import json
+import logging
 
 import pytest
 import torch
 
 from poft.cli import main as poft
+from poft.commitment import commit
 from poft.config.experiment import parse_config
 from poft.drivers.inprocess.driver import InProcessDriver
 from poft.experiment.run import run_experiment
@@ -201,6 +203,35 @@ def test_nan_and_substituted_updates_get_zero_weight(tmp_path):
     assert record.finalized
     assert record.weights[0] == 0.0 and record.weights[1] == 0.0
     assert sum(record.weights) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_update_of_another_architecture_gets_zero_weight(tmp_path, caplog):
+    """The chain takes an update's root and blob digest, not its architecture: the
+    validators and the miner refuse a blob whose fingerprint is not the global
+    model's when they open it (a NaN row: weight 0)."""
+    config = trained_here(tiny())
+    with InProcessDriver(config, tmp_path) as driver:
+        net = driver.networks[0]
+        odd = net.workers[0]
+        global_fingerprint = net.anyone.global_model().fingerprint
+
+        def other_architecture(round_id, vec):
+            state = odd.codec.to_state(vec)
+            state["extra.weight"] = torch.zeros(3)            # one tensor more
+            commitment, blob = commit(state)
+            assert commitment.fingerprint != global_fingerprint
+            odd.ledger.submit_update(round_id, commitment.root,
+                                     driver.store.location(driver.store.put(blob)))
+            return commitment.root
+
+        odd.submit = other_architecture
+        with caplog.at_level(logging.WARNING, logger="poft.protocol.round_inputs"):
+            record = driver.run_round()[0]
+        assert len(net.anyone.candidates(record.round)) == len(net.workers)  # on chain
+    assert record.finalized
+    assert record.weights[0] == 0.0
+    assert sum(record.weights) == pytest.approx(1.0, abs=1e-6)
+    assert any("architecture mismatch" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("attack", ["sign_flip", "scaling"])

@@ -121,7 +121,7 @@ class Net:
 
     def submit_all(self, r: int, workers: list[LedgerClient] | None = None) -> None:
         for i, w in enumerate(workers if workers is not None else self.workers()):
-            w.submit_update(r, bytes([i + 1]) * 32, FP, f"sha256:{i + 1:064x}")
+            w.submit_update(r, bytes([i + 1]) * 32, f"sha256:{i + 1:064x}")
 
     def report_all(self, r: int, committee: Committee, validators: list[str] | None = None) -> None:
         n = len(self.reader.candidates(r))

@@ -22,7 +22,6 @@ from .eip712 import Domain, checkpoint_digest
 from .errors import LedgerError
 from .fixed import as_fixed_weights, fixed_to_loss, losses_to_fixed, weights_hash
 from .types import (
-    ZERO32,
     Candidate,
     Checkpoint,
     Committee,
@@ -107,10 +106,12 @@ class LedgerClient:
         """Open the next round (samples the committee); returns its number."""
         return self._send("open_round").event("RoundOpened")["round"]
 
-    def submit_update(self, round: int, params_root: bytes, fingerprint: bytes, uri: str) -> int:
+    def submit_update(self, round: int, params_root: bytes, uri: str) -> int:
         """Submit a worker update whose blob is at ``uri`` ("sha256:<64 hex>": only the
-        32-byte digest goes on chain); returns its candidate index."""
-        return self._send("submit_update", round, params_root, fingerprint,
+        32-byte digest goes on chain); returns its candidate index. Its architecture
+        must be the global model's: the chain does not check it, validators do when
+        they open the blob."""
+        return self._send("submit_update", round, params_root,
                           blob_digest(uri)).event("UpdateSubmitted")["index"]
 
     def submit_import(self, round: int, import_id: int) -> int:
@@ -209,15 +210,14 @@ class LedgerClient:
     def candidates(self, round: int) -> list[Candidate]:
         """The round's candidates in submission order (from events)."""
         found = [
-            Candidate(e["index"], e["worker"], e["params_root"], e["fingerprint"],
-                      blob_uri(e["blob"]), False)
+            Candidate(e["index"], e["worker"], e["params_root"], blob_uri(e["blob"]), False)
             for e in self.events("UpdateSubmitted", round=round)
         ]
         imports = self.events("ImportCandidate", round=round)
         if imports:
             bridge = self.contract.call("bridge")
             found += [
-                Candidate(e["index"], bridge, e["model_root"], ZERO32, e["uri"], True, e["import_id"])
+                Candidate(e["index"], bridge, e["model_root"], e["uri"], True, e["import_id"])
                 for e in imports
             ]
         return sorted(found, key=lambda c: c.index)

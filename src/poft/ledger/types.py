@@ -115,8 +115,7 @@ class Committee:
 class Candidate:
     index: int
     owner: str  # the worker, or the bridge for an imported model
-    root: bytes
-    fingerprint: bytes
+    root: bytes  # no fingerprint: a candidate must have the global model's architecture
     uri: str
     is_import: bool
     import_id: int = 0

@@ -105,9 +105,9 @@ class Worker:
 
     def submit(self, round_id: int, vec: torch.Tensor) -> bytes:
         published = self.codec.publish(self.store, vec)
-        c = published.commitment
-        self.ledger.submit_update(round_id, c.root, c.fingerprint, published.uri)
-        return c.root
+        root = published.commitment.root
+        self.ledger.submit_update(round_id, root, published.uri)
+        return root
 
     def act(self, round_id: int, head=None) -> bytes:
         """Train and submit; ``head`` is the round's global-model head if the caller

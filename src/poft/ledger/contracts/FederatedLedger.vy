@@ -61,10 +61,12 @@ PHASE_FINAL: constant(uint8) = 5
 VOTE_ATTEST: constant(uint8) = 1
 VOTE_REJECT: constant(uint8) = 2
 
-# Storage keeps what settle() needs; fingerprint and uri live in the
-# UpdateSubmitted / ImportCandidate events (the fingerprint always equals the
-# global model's at submission). A candidate is stored in two words: its root,
-# and import_id << 160 | owner (one storage read per candidate in settle).
+# Storage keeps what settle() needs; the blob digest and uri live in the
+# UpdateSubmitted / ImportCandidate events. No candidate carries a fingerprint:
+# every one must have the global model's architecture (global_fingerprint),
+# which validators check when they open its blob. A candidate is stored in two
+# words: its root, and import_id << 160 | owner (one storage read per candidate
+# in settle).
 struct Candidate:
     owner: address
     root: bytes32
@@ -105,7 +107,6 @@ event UpdateSubmitted:
     worker: indexed(address)
     index: uint256
     params_root: bytes32
-    fingerprint: bytes32
     blob: bytes32  # SHA-256 of the update's blob: it is stored at the uri "sha256:<hex>"
 
 event ImportCandidate:
@@ -259,7 +260,7 @@ def __init__(
     @param reward_per_round Wei shared by a settled round's workers, in proportion to their weights.
     @param validator_reward Wei paid to each validator that reported losses in a settled round.
     @param genesis_root Params root of the initial global model.
-    @param genesis_fingerprint Architecture fingerprint every worker update must match.
+    @param genesis_fingerprint Architecture fingerprint every candidate must match (validators check it off chain).
     @param genesis_uri Where the initial global model's blob is stored.
     @param owner The account allowed to set the bridge (once).
     @param bridge This network's ModelBridge, or empty(address) to set it later.
@@ -460,24 +461,25 @@ def _add_candidate(round: uint256, owner: address, root: bytes32, import_id: uin
 
 
 @external
-def submit_update(round: uint256, params_root: bytes32, fingerprint: bytes32, blob: bytes32):
+def submit_update(round: uint256, params_root: bytes32, blob: bytes32):
     """
-    @notice A worker's update; once per worker per round, same architecture as the global model.
+    @notice A worker's update; once per worker per round.
+    @dev It must have the global model's architecture (global_fingerprint). That is
+         not checked here (a fingerprint argument would be only a claim about the
+         blob): validators check the blob's architecture when they open it, and an
+         update of another architecture gets weight 0.
     @param round The current round.
     @param params_root Root of the update's parameters.
-    @param fingerprint Architecture fingerprint; must equal the global model's.
     @param blob SHA-256 digest of the update's blob, which the store keeps under the
         uri "sha256:<hex digest>" (logged, not stored: 32 bytes, not the 71 of the uri).
     """
     self._require_phase(round, PHASE_TRAIN, "not in TRAIN phase")
     assert staking._is_worker(msg.sender), "not a registered worker"
     assert not self.submitted[round][msg.sender], "already submitted this round"
-    assert fingerprint == self.global_fingerprint, "fingerprint does not match the global model"
     self.submitted[round][msg.sender] = True
     index: uint256 = self._add_candidate(round, msg.sender, params_root, 0)
     log UpdateSubmitted(
-        round=round, worker=msg.sender, index=index, params_root=params_root,
-        fingerprint=fingerprint, blob=blob
+        round=round, worker=msg.sender, index=index, params_root=params_root, blob=blob
     )
     self.worker_submissions[round] += 1
     if self.worker_submissions[round] >= staking.worker_count:
