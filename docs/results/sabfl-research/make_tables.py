@@ -15,13 +15,19 @@ ATTACKS = ["none", "label_flip", "sign_flip", "gaussian", "scaling", "alie", "ip
 SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "gauss",
          "scaling": "scale", "alie": "ALIE", "ipm": "IPM", "backdoor": "BD", "min_max": "MinMax",
          "min_sum": "MinSum", "gate_edge": "gate-edge", "score_match": "score-match"}
-# (file, label suffix); later files win on the same (rule, attack, partition, seed)
+# (file, label suffix of its robust_softmax rows); later files win on the same
+# (rule, attack, partition, seed). The first screening ran robust_softmax at T = 1;
+# t3.csv is the rule as it is now (T = 3, the default).
 SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
-           ("base.csv", ""), ("v2.csv", ""), ("d05.csv", ""),
-           ("iid-final.csv", ""), ("dir01-seed1.csv", ""), ("d05-more.csv", ""),
-           ("gate0.csv", " [gate at 0]"), ("cosonly.csv", " [cosine score]")]
-RULES = ["robust_softmax", "robust_softmax [gate at 0]", "robust_softmax [cosine score]",
-         "softmax", "mean", "median", "centered_clipping", "fltrust"]
+           ("base.csv", " [T=1]"), ("v2.csv", " [T=1]"), ("d05.csv", " [T=1]"),
+           ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
+           ("gate0.csv", " [T=1, gate at 0]"), ("cosonly.csv", " [cosine score]"),
+           ("cap2.csv", " [T=1, cap 2]"), ("cap1.csv", " [cap 1: gated clipped mean]"),
+           ("t3.csv", "")]
+RULES = ["robust_softmax", "robust_softmax [T=1]", "robust_softmax [T=1, cap 2]",
+         "robust_softmax [cap 1: gated clipped mean]", "robust_softmax [T=1, gate at 0]",
+         "robust_softmax [cosine score]", "softmax", "mean", "median", "centered_clipping",
+         "fltrust"]
 SABFL = {r for r in RULES if r.startswith("robust_softmax")}
 PARTITIONS = ["iid", "dirichlet:0.5", "dirichlet:0.1"]
 
@@ -37,7 +43,8 @@ def load():
             for row in csv.DictReader(handle):
                 if float(row["byzantine_fraction"]) not in (0.0, 0.3):
                     continue
-                rule = row["aggregator"] + suffix
+                rule = row["aggregator"] + (suffix if row["aggregator"] == "robust_softmax"
+                                            else "")
                 cells[(rule, row["attack"], row["partition"], int(row["seed"]))] = row
     return cells
 
@@ -71,7 +78,8 @@ def grid_tables(cells):
                                              for k in cells)]
             out.append(f"### {partition}, seed {seed}\n")
             head = ["rule"] + [SHORT[a] for a in ATTACKS] + ["worst", "BD success",
-                                                              "Byz. weight (max)"]
+                                                              "Byz. weight (max)",
+                                                              "Byz. reward share (max)"]
             out.append("| " + " | ".join(head) + " |")
             out.append("|" + "---|" * len(head))
             for rule in rules:
@@ -88,17 +96,23 @@ def grid_tables(cells):
                                if k[0] == rule and k[2] == partition and k[3] == seed
                                and k[1] != "none"]
                     line.append(f"{max(weights):.3f}" if weights else "·")
+                    shares = [float(cells[k]["byzantine_reward_share"]) for k in cells
+                              if k[0] == rule and k[2] == partition and k[3] == seed
+                              and cells[k].get("byzantine_reward_share")]
+                    line.append(f"{max(shares):.3f}" if shares else "·")
                 else:
-                    line.append("-")
+                    line += ["-", "-"]
                 out.append("| " + " | ".join(line) + " |")
             out.append("")
     return "\n".join(out)
 
 
 def worst_table(cells, stat=final):
-    """robust_softmax vs FLTrust vs centered clipping: worst case and clean per cell."""
-    rules = ["robust_softmax", "fltrust", "centered_clipping"]
-    out = ["| partition, seed | attacks run by all three | " + " | ".join(
+    """robust_softmax (now and at T = 1) vs FLTrust vs centered clipping: worst case and
+    clean per cell."""
+    rules = ["robust_softmax", "robust_softmax [T=1]", "fltrust", "centered_clipping"]
+    REQUIRED = {"robust_softmax", "fltrust", "centered_clipping"}   # [T=1]: where it ran
+    out = ["| partition, seed | attacks run by all | " + " | ".join(
         f"{r}: worst [clean]" for r in rules) + " | " + " | ".join(
         f"{r}: worst, all its attacks" for r in rules) + " |",
         "|" + "---|" * (2 + 2 * len(rules))]
@@ -106,9 +120,9 @@ def worst_table(cells, stat=final):
         for seed in sorted({k[3] for k in cells if k[2] == partition}):
             sets = [{k[1] for k in cells if k[0] == r and k[2] == partition and k[3] == seed
                      and k[1] != "none"} for r in rules]
-            if not all(sets):
+            if not all(s for r, s in zip(rules, sets) if r in REQUIRED):
                 continue
-            common = set.intersection(*sets)
+            common = set.intersection(*(s for s in sets if s))
             line = [f"{partition}, {seed}", str(len(common))]
             for rule in rules:
                 w = worst(cells, rule, partition, seed, common, stat)
@@ -117,7 +131,7 @@ def worst_table(cells, stat=final):
                 line.append(f"{w[0]:.3f} ({SHORT[w[1]]}) [{c}]" if w else "·")
             for rule, s in zip(rules, sets):
                 w = worst(cells, rule, partition, seed, None, stat)
-                line.append(f"{w[0]:.3f} ({SHORT[w[1]]}, {len(s)})")
+                line.append(f"{w[0]:.3f} ({SHORT[w[1]]}, {len(s)})" if w else "·")
             out.append("| " + " | ".join(line) + " |")
     return "\n".join(out)
 
