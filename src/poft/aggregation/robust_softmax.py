@@ -10,8 +10,11 @@ scored. Each validator ``j`` reports two numbers per candidate ``i``
 (:func:`poft.learning.robust_scoring.robust_report` computes them):
 
 * ``cos_{j,i} = cos(δ_i, r_j)``: the direction check of FLTrust (Cao et al.
-  2021, NDSS), against ``r_j``, the update validator ``j`` trains itself from
-  ``θ`` on its own data with the workers' training settings;
+  2021, NDSS), against ``r_j``, the update validator ``j`` trains itself on
+  its own data with the workers' training settings, from where the round's
+  workers start (``θ``, or its blend with a cross-chain import under the
+  init/merge policies, :func:`poft.protocol.validator.training_start`), as a
+  step from ``θ``;
 * ``v_{j,i}``: candidate ``i``'s *contribution* to a robust reference
   aggregate, leave-one-out (Shapley-style marginal value, as in the scoring
   probe and in Zeno's descent score, Xie et al. 2019, ICML), measured as a loss
