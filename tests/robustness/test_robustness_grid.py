@@ -210,6 +210,15 @@ def test_main_runs_a_slice_from_the_command_line(tmp_path, counted):
         robustness.main([str(config), "--fractions", "zero"])
 
 
+ONE_MEAN_CELL = """
+    aggregators = ["mean"]
+    attacks = ["sign_flip"]
+    byzantine_fractions = [0.3]
+    partitions = ["iid"]
+    seeds = [0]
+"""
+
+
 def test_byzantine_reward_share_is_the_weight_share_over_settled_rounds():
     from types import SimpleNamespace
 
@@ -222,13 +231,7 @@ def test_byzantine_reward_share_is_the_weight_share_over_settled_rounds():
 
 
 def test_grid_rows_carry_the_byzantine_reward_share(tmp_path):
-    config = write_config(tmp_path, """
-        aggregators = ["mean"]
-        attacks = ["sign_flip"]
-        byzantine_fractions = [0.3]
-        partitions = ["iid"]
-        seeds = [0]
-    """, rounds=1)
+    config = write_config(tmp_path, ONE_MEAN_CELL, rounds=1)
     run_robustness(config, tmp_path / "out", progress=False)
     # the mean weights every worker alike: 3 of 10 workers are Byzantine
     assert float(rows_of(tmp_path / "out")[0]["byzantine_reward_share"]) == pytest.approx(0.3)
@@ -241,13 +244,7 @@ def test_resuming_into_an_older_csv_keeps_its_columns(tmp_path):
     out.mkdir()
     old = [c for c in robustness.COLUMNS if c != "byzantine_reward_share"]
     (out / "robustness.csv").write_text(",".join(old) + "\n")
-    config = write_config(tmp_path, """
-        aggregators = ["mean"]
-        attacks = ["sign_flip"]
-        byzantine_fractions = [0.3]
-        partitions = ["iid"]
-        seeds = [0]
-    """, rounds=1)
+    config = write_config(tmp_path, ONE_MEAN_CELL, rounds=1)
     run_robustness(config, out, progress=False)
     (row,) = rows_of(out)
     assert list(row) == old and row["aggregator"] == "mean" and row["partition"] == "iid"
