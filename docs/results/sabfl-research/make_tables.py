@@ -122,7 +122,7 @@ def worst_table(cells, stat=final):
                      and k[1] != "none"} for r in rules]
             if not all(s for r, s in zip(rules, sets) if r in REQUIRED):
                 continue
-            common = set.intersection(*(s for s in sets if s))
+            common = set.intersection(*(s for r, s in zip(rules, sets) if r in REQUIRED))
             line = [f"{partition}, {seed}", str(len(common))]
             for rule in rules:
                 w = worst(cells, rule, partition, seed, common, stat)
