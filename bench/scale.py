@@ -15,7 +15,7 @@ is the same at every size and the time should grow linearly.
 Goals: the 100-workers-per-network run completes (every network finalizes every
 round and writes its final model) in < 8 GB of peak RSS, and the time per
 worker-round at 100 workers is at most 1.5x that at 10, and the time each added
-worker costs from 50 to 100 at most 1.5x what it costs from 10 to 50 (fixed
+worker costs from 50 to 100 at most 1.2x what it costs from 10 to 50 (fixed
 set-up costs cancel there; 1 = linear). Both growth figures use the child's CPU
 time (user + system), which other work on a shared machine disturbs much less
 than wall time; wall times are printed beside them. "s/round" in the table is
@@ -24,6 +24,9 @@ the child's wall time over its rounds, set-up and interpreter start included.
 Measured (2 idle cores, seed 0, one torch thread, `make bench`): 10 / 50 / 100
 workers per network took 28 / 67 / 115 s wall, peak RSS 1.20 / 1.20 / 1.58 GB,
 final accuracy 0.695 / 0.703 / 0.702 (mean of networks); marginal growth 0.99x.
+Again on 2026-11-30 (robust_softmax, machine busy with two grid cells): 82 / 182 /
+257 s wall, 40 / 98 / 170 s CPU, peak 0.75 / 0.96 / 1.21 GB, marginal growth
+0.97x; 4 x 1,000 x 3 completed in 874 s at a peak of 4.62 GB.
 (Before the in-process driver read the global model once per round for all
 workers it was 1.27x: one read per worker, on ever deeper state tries.)
 """
@@ -53,7 +56,7 @@ CONFIG = REPO / "examples" / "scale.toml"
 SIZES, ROUNDS = (10, 50, 100), 10
 THOUSAND, THOUSAND_ROUNDS = 1000, 3     # the large run: completes in < 8 GB on 2 cores
 QUICK_SIZES, QUICK_ROUNDS = (4, 12, 20), 2
-RSS_GOAL_GB, GROWTH_GOAL = 8.0, 1.5
+RSS_GOAL_GB, GROWTH_GOAL, MARGINAL_GOAL = 8.0, 1.5, 1.2
 GB = 1e9
 
 
@@ -208,7 +211,7 @@ def figures_of(results: list[RunResult]) -> list[Figure]:
             f"CPU s per worker-round at {mid.workers} vs {small.workers} workers/network"))
         out.append(at_most(
             "scale_marginal_growth", marginal_growth(small, mid, large) if ok else float("nan"),
-            GROWTH_GOAL, "x",
+            MARGINAL_GOAL, "x",
             f"CPU s per added worker {mid.workers}->{large.workers} over "
             f"{small.workers}->{mid.workers} workers/network; fixed costs cancel; 1 = linear"))
     for r in results:
