@@ -23,10 +23,13 @@ SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
            ("gate0.csv", " [T=1, gate at 0]"), ("cosonly.csv", " [cosine score]"),
            ("cap2.csv", " [T=1, cap 2]"), ("cap1.csv", " [cap 1: gated clipped mean]"),
-           ("t3.csv", "")]
+           ("t3.csv", ""),
+           # not in the code: the simulation-only patch in sabfl-research.md
+           ("momentum-prototype.csv", " [server momentum 0.5, prototype]")]
 RULES = ["robust_softmax", "robust_softmax [T=1]", "robust_softmax [T=1, cap 2]",
          "robust_softmax [cap 1: gated clipped mean]", "robust_softmax [T=1, gate at 0]",
-         "robust_softmax [cosine score]", "softmax", "mean", "median", "centered_clipping",
+         "robust_softmax [cosine score]", "robust_softmax [server momentum 0.5, prototype]",
+         "softmax", "mean", "median", "centered_clipping",
          "fltrust"]
 SABFL = {r for r in RULES if r.startswith("robust_softmax")}
 PARTITIONS = ["iid", "dirichlet:0.5", "dirichlet:0.1"]
