@@ -13,11 +13,11 @@ import torch
 
 from poft.cli import main as poft
 from poft.commitment import commit
-from poft.config.experiment import parse_config
 from poft.drivers.inprocess.driver import InProcessDriver
 from poft.experiment.run import run_experiment
 from poft.ledger import Phase
 from poft.protocol.worker import ByzantineWorker
+from run_support import tiny
 
 
 def trained_here(config):
@@ -25,19 +25,6 @@ def trained_here(config):
     tests that replace a worker's `local_update`."""
     return dataclasses.replace(config, experiment=dataclasses.replace(
         config.experiment, parallel_workers=1))
-
-
-def tiny(**network):
-    base = {"name": "alpha", "workers": 6, "stakers": 5, "validators": 3, "miners": 2}
-    return parse_config({
-        "experiment": {"name": "tiny", "rounds": 2, "seed": 0},
-        "data": {"dataset": "digits", "validator_samples": 100},
-        "model": {"name": "mlp", "hidden": 32},
-        "training": {"lr": 0.05, "batch_size": 32},
-        "aggregation": {"temperature": 0.05},
-        "ledger": {"phase_blocks": 40},
-        "networks": [{**base, **network}],
-    })
 
 
 @pytest.fixture(scope="module")

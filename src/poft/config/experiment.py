@@ -136,7 +136,7 @@ class AggregationSection:
                             "robust aggregate and its cosine with their own update; the miner "
                             "weights the candidates that pass the direction gate by softmax of "
                             "the median contribution, on updates clipped to the median norm "
-                            "(params: temperature, gate_z, clamp, gate, clip, cap); softmax: the "
+                            "(params: temperature, gate_z, clamp, gate, clip, cap, momentum); softmax: the "
                             "paper's SABFL, w = softmax(-L/T) of each "
                             "candidate's validator-scored loss; mean: FedAvg (the plain "
                             "average); median, trimmed_mean, krum, multi_krum, "

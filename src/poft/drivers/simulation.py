@@ -119,6 +119,7 @@ class SimNetwork:
         self.template = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.global_vec = flatten(self.template)
         self.previous_delta: torch.Tensor | None = None
+        self.finals: list[torch.Tensor] = []     # the last two rounds' final models
         self.attack_params = dict(self.net.attack_params)
         self.trigger = self._trigger_params(data.train)
         self.workers = [self._participant(w, data.train) for w in plan.workers]
@@ -178,17 +179,28 @@ class SimNetwork:
             spec = self.round_spec(theta, candidates, reference)
             try:
                 result = aggregate_round(RoundInputs(theta, candidates, losses,
-                                                     self.previous_delta), spec)
+                                                     self.step_before(spec)), spec)
             except NoAdmissibleCandidate:
                 result = None   # the round fails, as on chain: the model stays
         if result is not None:
             self.previous_delta = result.model.to(torch.float64) - theta.to(torch.float64)
+            self.finals = (self.finals + [result.model])[-2:]
             self.global_vec = result.model
             for position, worker_index in enumerate(order):
                 weights[worker_index] = float(result.weights[position])
         record = self.record(round_id, weights)
         self.result.add(record)
         return record
+
+    def step_before(self, spec) -> torch.Tensor | None:
+        """What the round gets as its previous step: robust_softmax's momentum takes the
+        step between the two latest final models, as on chain
+        (`protocol.round_inputs.previous_step`); centered clipping the last step."""
+        if spec.momentum:
+            if len(self.finals) < 2:
+                return None
+            return self.finals[-1].to(torch.float64) - self.finals[-2].to(torch.float64)
+        return self.previous_delta
 
     def collect_candidates(self, theta: torch.Tensor) -> tuple[list[int], torch.Tensor]:
         """(worker index of each candidate, (n, d) candidates) in submission order."""

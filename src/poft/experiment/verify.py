@@ -211,7 +211,7 @@ class LineageVerifier:
         parent = codec.fetch(self.store, cp.parent_root, parent_uri, fingerprint)
         final = codec.fetch(self.store, cp.model_root, cp.uri, fingerprint)
         inputs = collect_round_inputs(client, self.store, codec, round_id, parent, fingerprint,
-                                      CandidateCache())
+                                      CandidateCache(), with_previous_step=spec.momentum > 0)
         expected = aggregate_round(inputs, spec)
         if not matches(final, expected.model, spec.tolerance):
             gap = float((final - expected.model).abs().max())

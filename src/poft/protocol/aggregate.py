@@ -53,13 +53,21 @@ class AggregationSpec:
     # usual (favourable) convention for these baselines.
     assumed_byzantine: int = 0
 
+    @property
+    def momentum(self) -> float:
+        """robust_softmax's server momentum β (0: none; see `_aggregate_robust`)."""
+        return float(self.params.get("momentum", 0.0)) if self.rule == "robust_softmax" else 0.0
+
 
 @dataclass(frozen=True)
 class RoundInputs:
     global_vec: torch.Tensor                # (d,) float32
     candidates: torch.Tensor                # (n, d) float32; a missing candidate is a NaN row
     losses: torch.Tensor                    # (v, n) float64, reported by the validators
-    previous_delta: torch.Tensor | None = None  # last round's θ_t − θ_{t−1} (centered clipping)
+    # The last step θ_t − θ_{t−1}: centered clipping's center (simulation), and
+    # robust_softmax's momentum, where it is the step between the two latest final
+    # models (`round_inputs.previous_step`): None before two rounds finalized.
+    previous_delta: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,8 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
                          f"{tuple(reports.shape)}")
     admissible = torch.isfinite(inputs.candidates).all(dim=1)
     params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score", "gate_z", "cap")}
+    if not (0.0 <= spec.momentum < 1.0):
+        raise ValueError(f"robust_softmax momentum must be in [0, 1); got {spec.momentum}")
     weights = robust_softmax_weights(reports, n, admissible=admissible,
                                      dim=inputs.candidates.shape[1], **params)
     theta = inputs.global_vec.to(torch.float64)
@@ -126,6 +136,10 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
         raise NoAdmissibleCandidate("no admissible candidate: no update passed the validators' "
                                     "direction gate with finite scores")
     delta = softmax_rule(deltas, weights)
+    if spec.momentum and inputs.previous_delta is not None:
+        # Server momentum (heavy ball; FedAvgM, Hsu et al. 2019): the step keeps β of
+        # the last one, which damps the round-to-round swing on heterogeneous data.
+        delta = delta + spec.momentum * inputs.previous_delta.to(torch.float64)
     median_cos = reports[:, n:].median(dim=0).values   # reported as "population_loss"
     return RoundAggregate(model=(theta + delta).to(torch.float32), weights=weights,
                           population_loss=median_cos)

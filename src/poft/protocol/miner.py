@@ -39,7 +39,8 @@ class Miner:
         parent = self.codec.fetch(self.store, head.root, head.uri, head.fingerprint)
         with self.timer.phase("aggregate"):
             inputs = collect_round_inputs(self.ledger, self.store, self.codec, round_id,
-                                          parent, head.fingerprint, self.cache)
+                                          parent, head.fingerprint, self.cache,
+                                          with_previous_step=self.spec.momentum > 0)
             result = aggregate_round(inputs, self.spec)
         model = result.model
         if self.malicious:

@@ -66,10 +66,37 @@ def load_reports(ledger, round_id: int) -> torch.Tensor:
     return torch.tensor([reports[v] for v in order], dtype=torch.float64)
 
 
+def previous_step(ledger, store, codec: ModelCodec, round_id: int, parent_vec: torch.Tensor,
+                  fingerprint: bytes) -> torch.Tensor | None:
+    """θ_t − θ_{t−1} (float64) for round `round_id`, whose parent is θ_t: the step
+    between the two latest models final before it, both read from the chain's
+    checkpoints and fetched by their committed roots; None until two rounds of this
+    network have finalized (the genesis model is no round's result)."""
+    finals = []
+    for r in range(round_id - 1, 0, -1):
+        cp = ledger.checkpoint(r)
+        if cp is not None:
+            finals.append(cp)
+            if len(finals) == 2:
+                break
+    if len(finals) < 2:
+        return None
+    latest, before = finals
+    if latest.parent_root != before.model_root:
+        raise ValueError(f"round {latest.round}'s parent is not round {before.round}'s model")
+    grandparent = codec.fetch(store, before.model_root, before.uri, fingerprint)
+    return parent_vec.to(torch.float64) - grandparent.to(torch.float64)
+
+
 def collect_round_inputs(ledger, store, codec: ModelCodec, round_id: int,
                          parent_vec: torch.Tensor, fingerprint: bytes,
-                         cache: CandidateCache) -> RoundInputs:
+                         cache: CandidateCache, *, with_previous_step: bool = False
+                         ) -> RoundInputs:
+    """The committed inputs of round `round_id`; `with_previous_step` adds the last
+    step between final models (robust_softmax's momentum needs it)."""
+    step = (previous_step(ledger, store, codec, round_id, parent_vec, fingerprint)
+            if with_previous_step else None)
     return RoundInputs(global_vec=parent_vec,
                        candidates=load_candidates(ledger, store, codec, round_id,
                                                   fingerprint, cache),
-                       losses=load_reports(ledger, round_id))
+                       losses=load_reports(ledger, round_id), previous_delta=step)

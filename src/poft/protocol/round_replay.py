@@ -37,5 +37,5 @@ def recompute_round(ledger, store, codec: ModelCodec, spec: AggregationSpec, rou
     uri = parent_uri(ledger, cp.parent_root, round_id, genesis_uri, finals)
     parent = codec.fetch(store, cp.parent_root, uri, fingerprint)
     inputs = collect_round_inputs(ledger, store, codec, round_id, parent, fingerprint,
-                                  CandidateCache())
+                                  CandidateCache(), with_previous_step=spec.momentum > 0)
     return aggregate_round(inputs, spec)

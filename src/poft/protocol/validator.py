@@ -151,7 +151,8 @@ class Validator:
             return False, f"proposed model unusable: {exc}"
         with self.timer.phase("review"):
             inputs = collect_round_inputs(self.ledger, self.store, self.codec, round_id,
-                                          parent, head.fingerprint, self.cache)
+                                          parent, head.fingerprint, self.cache,
+                                          with_previous_step=self.spec.momentum > 0)
             expected = aggregate_round(inputs, self.spec)
         if not matches(proposed, expected.model, self.spec.tolerance):
             return False, "proposed model differs from the recomputed aggregate"
