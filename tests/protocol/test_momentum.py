@@ -22,8 +22,9 @@ def round_inputs(previous=None):
 
 def test_momentum_adds_beta_times_the_previous_step():
     step = torch.linspace(-1, 1, 40, dtype=torch.float64)
-    plain = aggregate_round(round_inputs(step), AggregationSpec(rule="robust_softmax"))
-    spec = AggregationSpec(rule="robust_softmax", params={"momentum": 0.5})
+    plain = aggregate_round(round_inputs(step), AggregationSpec(rule="robust_softmax",
+                                                                params={"momentum": 0.0}))
+    spec = AggregationSpec(rule="robust_softmax")                   # the default: β = 0.5
     with_momentum = aggregate_round(round_inputs(step), spec)
     assert torch.allclose(with_momentum.model.double(), plain.model.double() + 0.5 * step,
                           atol=1e-6)
@@ -41,8 +42,8 @@ def test_momentum_outside_zero_one_is_refused(beta):
 
 def test_momentum_starts_after_two_final_rounds_and_verifies_on_chain(tmp_path, capsys):
     plain, moved = tmp_path / "plain", tmp_path / "momentum"
-    run_experiment(tiny(rounds=3), plain, progress=False)
-    summary = run_experiment(tiny(rounds=3, params={"momentum": 0.5}), moved, progress=False)
+    run_experiment(tiny(rounds=3, params={"momentum": 0.0}), plain, progress=False)
+    summary = run_experiment(tiny(rounds=3), moved, progress=False)     # β = 0.5 by default
     assert summary["networks"]["alpha"]["finalized_rounds"] == 3
     models = "models/alpha/round-{}.safetensors"
     # rounds 1 and 2 have no two final models before them: the same chain, the same models

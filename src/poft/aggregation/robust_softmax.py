@@ -45,7 +45,13 @@ floats in a fixed order:
     \mathcal A = \{i : C_i > z/\sqrt d,\ S_i, C_i \text{ finite}\}
 
     w_i = \frac{\exp(S_i / T)}{\sum_{k \in \mathcal A} \exp(S_k / T)}\ (i \in \mathcal A),\ 0 \text{ otherwise},
-    \qquad \theta' = \theta + \sum_i w_i\,\bar\delta_i
+    \qquad \theta' = \theta + \sum_i w_i\,\bar\delta_i + \beta\,\Delta_{\text{prev}}
+
+(``β``: the server momentum, ``params.momentum``, 0.5 by default
+(:data:`DEFAULT_MOMENTUM`); ``Δ_prev``: the step between the
+two latest final models, read from the chain, none before two rounds finalized;
+applied by :func:`poft.protocol.aggregate.aggregate_round`, since this module
+sees one round only.)
 
 What each part is for (measured in docs/results/sabfl-research.md): clipping
 to the median norm bounds what any one update can move (scaling, Gaussian —
@@ -89,6 +95,7 @@ from poft.aggregation._checks import DTYPE, averaged_median, check_int, check_po
 
 DEFAULT_CLAMP = 10.0
 DEFAULT_TEMPERATURE = 3.0
+DEFAULT_MOMENTUM = 0.5
 DEFAULT_GATE_Z = 3.0
 
 
@@ -227,4 +234,4 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 
 
 __all__ = ["capped_shares", "median_norm_clip", "robust_softmax", "robust_softmax_weights",
-           "DEFAULT_CLAMP", "DEFAULT_GATE_Z", "DEFAULT_TEMPERATURE"]
+           "DEFAULT_CLAMP", "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM", "DEFAULT_TEMPERATURE"]

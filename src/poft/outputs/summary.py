@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from poft.aggregation.robust_softmax import DEFAULT_GATE_Z, DEFAULT_TEMPERATURE
+from poft.aggregation.robust_softmax import DEFAULT_GATE_Z, DEFAULT_MOMENTUM, DEFAULT_TEMPERATURE
 from poft.config.experiment import ExperimentConfig, NetworkSection
 from poft.outputs.economics import CLASSES, ROLES, gas_by_role
 
@@ -119,7 +119,8 @@ def describe_network(config: ExperimentConfig, net: NetworkSection) -> dict:
     if rule == "softmax":
         params = {"temperature": agg.temperature, **agg.params}
     elif rule == "robust_softmax":      # its defaults are the rule's, not the section's
-        params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z, **agg.params}
+        params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
+                  "momentum": DEFAULT_MOMENTUM, **agg.params}
     else:
         params = dict(agg.params)
     return {

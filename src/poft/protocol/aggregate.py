@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 import torch
 
 from poft.aggregation import get_rule
-from poft.aggregation.robust_softmax import median_norm_clip, robust_softmax_weights
+from poft.aggregation.robust_softmax import (
+    DEFAULT_MOMENTUM,
+    median_norm_clip,
+    robust_softmax_weights,
+)
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
 from poft.errors import PoftError
 from poft.ledger import weights_to_fixed
@@ -56,7 +60,9 @@ class AggregationSpec:
     @property
     def momentum(self) -> float:
         """robust_softmax's server momentum β (0: none; see `_aggregate_robust`)."""
-        return float(self.params.get("momentum", 0.0)) if self.rule == "robust_softmax" else 0.0
+        if self.rule != "robust_softmax":
+            return 0.0
+        return float(self.params.get("momentum", DEFAULT_MOMENTUM))
 
 
 @dataclass(frozen=True)
