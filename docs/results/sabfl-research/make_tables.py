@@ -17,18 +17,21 @@ SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "ga
          "min_sum": "MinSum", "gate_edge": "gate-edge", "score_match": "score-match"}
 # (file, label suffix of its robust_softmax rows); later files win on the same
 # (rule, attack, partition, seed). The first screening ran robust_softmax at T = 1;
-# t3.csv is the rule as it is now (T = 3, the default).
+# t3.csv at T = 3 without momentum; momentum.csv is the rule as it is now (T = 3,
+# server momentum 0.5, the defaults).
 SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("base.csv", " [T=1]"), ("v2.csv", " [T=1]"), ("d05.csv", " [T=1]"),
            ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
            ("gate0.csv", " [T=1, gate at 0]"), ("cosonly.csv", " [cosine score]"),
            ("cap2.csv", " [T=1, cap 2]"), ("cap1.csv", " [cap 1: gated clipped mean]"),
-           ("t3.csv", ""),
-           # not in the code: the simulation-only patch in sabfl-research.md
-           ("momentum-prototype.csv", " [server momentum 0.5, prototype]")]
-RULES = ["robust_softmax", "robust_softmax [T=1]", "robust_softmax [T=1, cap 2]",
+           ("t3.csv", " [T=3, no momentum]"),
+           # the first momentum screening: Δ_prev from round 2 on (now from round 3)
+           ("momentum-prototype.csv", " [momentum prototype]"),
+           ("momentum.csv", "")]
+RULES = ["robust_softmax", "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
+         "robust_softmax [T=1, cap 2]",
          "robust_softmax [cap 1: gated clipped mean]", "robust_softmax [T=1, gate at 0]",
-         "robust_softmax [cosine score]", "robust_softmax [server momentum 0.5, prototype]",
+         "robust_softmax [cosine score]", "robust_softmax [momentum prototype]",
          "softmax", "mean", "median", "centered_clipping",
          "fltrust"]
 SABFL = {r for r in RULES if r.startswith("robust_softmax")}
@@ -111,10 +114,11 @@ def grid_tables(cells):
 
 
 def worst_table(cells, stat=final):
-    """robust_softmax (now and at T = 1) vs FLTrust vs centered clipping: worst case and
-    clean per cell."""
-    rules = ["robust_softmax", "robust_softmax [T=1]", "fltrust", "centered_clipping"]
-    REQUIRED = {"robust_softmax", "fltrust", "centered_clipping"}   # [T=1]: where it ran
+    """robust_softmax (now, without momentum, and at T = 1) vs FLTrust vs centered
+    clipping: worst case and clean per cell."""
+    rules = ["robust_softmax", "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
+             "fltrust", "centered_clipping"]
+    REQUIRED = {"robust_softmax", "fltrust", "centered_clipping"}   # the others: where they ran
     out = ["| partition, seed | attacks run by all | " + " | ".join(
         f"{r}: worst [clean]" for r in rules) + " | " + " | ".join(
         f"{r}: worst, all its attacks" for r in rules) + " |",
