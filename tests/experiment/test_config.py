@@ -53,12 +53,27 @@ def test_resolved_config_round_trips_through_toml():
         {"source": "alpha", "target": "beta"}]}}, "crosschain.links[0].target", "not a network"),
     ({"networks": [net()], "experiment": {"rounds": 0}}, "experiment.rounds", ">= 1"),
     ({}, "networks", "required key is missing"),
+    ({"networks": [net()], "aggregation": {"params": {"momentum": 1.5}}},
+     "aggregation.params.momentum", "must be < 1"),
+    ({"networks": [net()], "aggregation": {"params": {"tempurature": 2.0}}},
+     "aggregation.params.tempurature", "it takes temperature"),
+    ({"networks": [net()], "aggregation": {"params": {"gate": 1}}},
+     "aggregation.params.gate", "true or false"),
+    ({"networks": [net()], "aggregation": {"params": {"cap": 0.5}}},
+     "aggregation.params.cap", "must be >= 1"),
 ])
 def test_bad_config_names_key_value_and_allowed(table, key, fragment):
     with pytest.raises(ConfigError) as err:
         parse_config(table)
     message = str(err.value)
     assert f"'{key}'" in message and fragment in message
+
+
+def test_a_baseline_parameter_is_not_robust_softmaxs_business():
+    # one network on robust_softmax, one on Krum: Krum's f shares the params table
+    config = parse_config({"networks": [net(), net(name="beta", rule="krum")],
+                           "aggregation": {"params": {"f": 1, "momentum": 0.2}}})
+    assert config.aggregation.params == {"f": 1, "momentum": 0.2}
 
 
 def test_missing_file_and_bad_toml(tmp_path):

@@ -99,6 +99,46 @@ DEFAULT_MOMENTUM = 0.5
 DEFAULT_GATE_Z = 3.0
 
 
+def _number(low: float, high: float | None = None, *, low_open: bool = False,
+            high_open: bool = False):
+    def problem(value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return "must be a number"
+        if value < low or (low_open and value == low):
+            return f"must be {'>' if low_open else '>='} {low:g}"
+        if high is not None and (value > high or (high_open and value == high)):
+            return f"must be {'<' if high_open else '<='} {high:g}"
+        return None
+    return problem
+
+
+def _boolean(value) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _one_of(*choices):
+    def problem(value) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
+    return problem
+
+
+# The rule's parameters (``[aggregation] params``) and what each accepts; the config
+# checks them before a run starts (`param_problem`).
+PARAMS = {
+    "temperature": _number(0.0, low_open=True), "gate_z": _number(0.0),
+    "clamp": _number(0.0, low_open=True), "gate": _boolean, "clip": _boolean, "score": _one_of("contribution", "cosine"),
+    "cap": _number(1.0), "momentum": _number(0.0, 1.0, high_open=True),
+}
+
+
+def param_problem(name: str, value) -> str | None:
+    """Why ``value`` is not a valid robust_softmax parameter ``name`` (None: it is)."""
+    if name not in PARAMS:
+        return f"robust_softmax has no parameter {name!r}; it takes {', '.join(PARAMS)}"
+    problem = PARAMS[name](value)
+    return None if problem is None else f"{name} {problem}, got {value!r}"
+
+
 def gate_threshold(dim: int | None, gate_z: float = DEFAULT_GATE_Z) -> float:
     """The direction gate's threshold ``z / √d``: ``z`` standard deviations of the
     cosine between a fixed vector and a uniformly random direction in ``R^d``
@@ -233,5 +273,5 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
     return softmax_rule(x, w)
 
 
-__all__ = ["capped_shares", "median_norm_clip", "robust_softmax", "robust_softmax_weights",
+__all__ = ["PARAMS", "param_problem", "capped_shares", "median_norm_clip", "robust_softmax", "robust_softmax_weights",
            "DEFAULT_CLAMP", "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM", "DEFAULT_TEMPERATURE"]

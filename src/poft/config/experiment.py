@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from poft.aggregation import robust_softmax
 from poft.config.schema import ConfigError, bounded, fail, load_section, option, to_table
 
 Dataset = Literal["fashion_mnist", "digits", "convex"]
@@ -265,6 +266,7 @@ class ExperimentConfig:
     crosschain: CrosschainSection = field(default_factory=CrosschainSection)
 
     def check(self, path: str) -> None:
+        self._check_robust_params()
         if not self.networks:
             fail("networks", "at least one [[networks]] table is required")
         names = [n.name for n in self.networks]
@@ -285,6 +287,19 @@ class ExperimentConfig:
                 fail(f"crosschain.links[{i}]", "a network cannot import from itself")
         if self.crosschain.enabled and not self.crosschain.links:
             fail("crosschain.links", "crosschain.enabled = true needs at least one link")
+
+    def _check_robust_params(self) -> None:
+        """robust_softmax's parameters, before anything runs: a bad value, and (when
+        every network runs it, so no baseline shares the table) an unknown name."""
+        rules = {self.rule_of(net) for net in self.networks}
+        if "robust_softmax" not in rules:
+            return
+        for name, value in self.aggregation.params.items():
+            if name not in robust_softmax.PARAMS and rules != {"robust_softmax"}:
+                continue        # a baseline's parameter, e.g. f
+            problem = robust_softmax.param_problem(name, value)
+            if problem:
+                fail(f"aggregation.params.{name}", problem)
 
     def network(self, name: str) -> NetworkSection:
         for net in self.networks:
