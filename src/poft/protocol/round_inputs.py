@@ -45,11 +45,12 @@ class CandidateCache:
 
 
 def load_candidates(ledger, store, codec: ModelCodec, round_id: int,
-                    fingerprint: bytes, cache: CandidateCache) -> torch.Tensor:
-    """(n, d) candidate matrix in on-chain order; refused candidates are NaN rows."""
+                    fingerprint: bytes, cache: CandidateCache, records=None) -> torch.Tensor:
+    """(n, d) candidate matrix in on-chain order; refused candidates are NaN rows.
+    `records`: the round's `ledger.candidates(round_id)` when the caller has read them."""
     rows = []
     dim = codec.dim
-    candidates = ledger.candidates(round_id)
+    candidates = ledger.candidates(round_id) if records is None else records
     cache.forget_all_but({c.root for c in candidates})  # keep only this round's blobs
     for cand in candidates:
         vec = cache.load(codec, store, cand.root, cand.uri, fingerprint)

@@ -77,11 +77,12 @@ class Validator:
 
     def evaluate(self, round_id: int) -> list[float]:
         head = self.ledger.global_model()
+        records = self.ledger.candidates(round_id)
         candidates = load_candidates(self.ledger, self.store, self.codec, round_id,
-                                     head.fingerprint, self.cache)
+                                     head.fingerprint, self.cache, records)
         if self.spec.rule == "robust_softmax":
             theta = self.codec.fetch(self.store, head.root, head.uri, head.fingerprint)
-            imported = [c.is_import for c in self.ledger.candidates(round_id)]
+            imported = [c.is_import for c in records]
             start = training_start(theta, candidates, imported, self.import_mix)
             scores = self.robust_score(theta, candidates, start)
         else:
