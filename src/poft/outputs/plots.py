@@ -121,12 +121,8 @@ def plot_money(recs: list[dict], network: str) -> str:
                    label=f"{CLASS_LABELS[cls]} slashed")
             down += taken
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(rounds)
-    ax.set_xlabel("round")
-    ax.set_ylabel("ether")
-    ax.set_title(f"{network}: rewards (above 0) and slashing (below 0)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    return figure_to_data_uri(fig)
+    return stacked_bars_by_round(fig, ax, rounds, "ether",
+                                 f"{network}: rewards (above 0) and slashing (below 0)")
 
 
 def plot_gas(recs: list[dict], network: str) -> str:
@@ -142,10 +138,16 @@ def plot_gas(recs: list[dict], network: str) -> str:
         if used.any():
             ax.bar(rounds, used, bottom=bottom, label=role)
             bottom += used
+    return stacked_bars_by_round(fig, ax, rounds, "gas (millions)",
+                                 f"{network}: gas per round by role")
+
+
+def stacked_bars_by_round(fig, ax, rounds, ylabel: str, title: str) -> str:
+    """Label a per-round stacked bar chart, legend outside on the right, as a data URI."""
     ax.set_xticks(rounds)
     ax.set_xlabel("round")
-    ax.set_ylabel("gas (millions)")
-    ax.set_title(f"{network}: gas per round by role")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure_to_data_uri(fig)
 
