@@ -101,8 +101,14 @@ def test_median_norm_clip():
 def test_registry_rule_is_the_weighted_sum_of_clipped_rows():
     x = torch.tensor([[3.0, 4.0], [0.0, 1.0], [0.0, 2.0], [30.0, 40.0]], dtype=torch.float64)
     r = reports([[0.0, 0.0, 0.0, 0.0]], [[1.0, 1.0, 1.0, 1.0]])
-    out = robust_softmax(x, reports=r, gate_z=0.0)   # d = 2: the default threshold 3/√2 > 1
-    assert out.tolist() == pytest.approx([(2.1 + 0 + 0 + 2.1) / 4, (2.8 + 1 + 2 + 2.8) / 4])
+    undiscounted = robust_softmax(x, reports=r, gate_z=0.0, clip_discount=False)  # d = 2: 3/√2 > 1
+    assert undiscounted.tolist() == pytest.approx([(2.1 + 0 + 0 + 2.1) / 4, (2.8 + 1 + 2 + 2.8) / 4])
+    # The clip discount: equal scores, so the weights are the clip factors 0.7, 1, 1, 0.07.
+    f = [3.5 / 5, 1.0, 1.0, 3.5 / 50]
+    w = [x / sum(f) for x in f]
+    out = robust_softmax(x, reports=r, gate_z=0.0)
+    assert out.tolist() == pytest.approx([w[0] * 2.1 + w[3] * 2.1,
+                                          w[0] * 2.8 + w[1] * 1 + w[2] * 2 + w[3] * 2.8])
     raw = robust_softmax(x, reports=r, clip=False, gate_z=0.0)
     assert raw.tolist() == pytest.approx(x.mean(0).tolist())
 
@@ -180,3 +186,46 @@ def test_gate_threshold_is_z_over_sqrt_d():
     noise = torch.randn(200, d, generator=g, dtype=torch.float64)
     cos = noise @ ref / (noise.norm(dim=1) * ref.norm())
     assert int((cos > gate_threshold(d)).sum()) <= 2
+
+
+def test_clip_discount_divides_a_scaled_update_s_weight_by_its_scale():
+    # Four equal-scored candidates; the last is the first scaled 10x: clipping makes it
+    # the same step as the first, the discount gives it a tenth of the first's weight.
+    g = torch.Generator().manual_seed(3)
+    theta = torch.zeros(6)
+    base = torch.randn(3, 6, generator=g)
+    base = base / base.norm(dim=1, keepdim=True)          # unit norms: the median is 1
+    cands = torch.cat([base, 10 * base[:1]])
+    r = reports([[0.0] * 4], [[1.0] * 4])
+    spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0})
+    w = aggregate_round(RoundInputs(theta, cands, r), spec).weights.tolist()
+    assert w == pytest.approx([1 / 3.1, 1 / 3.1, 1 / 3.1, 0.1 / 3.1])
+    off = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "clip_discount": False})
+    assert aggregate_round(RoundInputs(theta, cands, r), off).weights.tolist() == pytest.approx([0.25] * 4)
+    direct = robust_softmax_weights(r, 4, discount=[1.0, 1.0, 1.0, 0.1])
+    assert direct.tolist() == pytest.approx(w)
+
+
+def test_report_without_the_gate_scores_against_every_candidate():
+    model, data, theta = tiny_setup()
+    ref = reference_update(model, theta, data, epochs=1, batch_size=16, lr=0.1,
+                           generator=torch.Generator().manual_seed(2))
+    cands = torch.stack([theta + ref.float(), theta - ref.float(), theta + 0.5 * ref.float()])
+    gated = robust_report(model, theta, cands, data, ref)
+    ungated = robust_report(model, theta, cands, data, ref, gate=False)
+    # The step back is outside the gate's aggregate (value of adding it) but inside the
+    # ungated one (value of keeping it): its score changes, the cosines do not.
+    assert ungated[3:].tolist() == pytest.approx(gated[3:].tolist())
+    assert float(ungated[1]) != pytest.approx(float(gated[1]))
+
+
+def test_score_floor_shrinks_scores_whose_spread_is_small_against_the_loss():
+    model, data, theta = tiny_setup()
+    ref = reference_update(model, theta, data, epochs=1, batch_size=16, lr=0.1,
+                           generator=torch.Generator().manual_seed(2))
+    cands = torch.stack([theta + ref.float(), theta + 0.9 * ref.float(), theta + 1.1 * ref.float()])
+    plain = robust_report(model, theta, cands, data, ref)
+    floored = robust_report(model, theta, cands, data, ref, score_floor=10.0)
+    assert float(plain[:3].std(correction=0)) == pytest.approx(1.0)   # divided by the spread
+    assert float(floored[:3].abs().max()) < 0.1                       # divided by 10 x the loss
+    assert torch.equal(torch.sign(floored[:3]), torch.sign(plain[:3]))

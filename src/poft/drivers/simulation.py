@@ -64,7 +64,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from poft.aggregation.robust_softmax import DEFAULT_GATE_Z
+from poft.aggregation.robust_softmax import scoring_options
 from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
 from poft.config.experiment import ExperimentConfig
 from poft.config.population import NetworkPlan, ParticipantPlan, plan_population
@@ -280,9 +280,8 @@ class SimNetwork:
             return (torch.rand(2 * n, generator=validator.generator) * 5).to(torch.float64)
         reference = self.reference_update(theta, validator)
         with self.timer.phase("evaluate"):
-            gate_z = self.spec.params.get("gate_z", DEFAULT_GATE_Z)
             return robust_report(self.model, theta, candidates, validator.data, reference,
-                                 gate_z=gate_z)
+                                 **scoring_options(self.spec.params))
 
     def stacked(self, vectors: torch.Tensor) -> dict[str, torch.Tensor]:
         """Rows of flat vectors as a stacked state ``{name: (n, *shape)}`` (sorted-key order)."""

@@ -10,7 +10,8 @@ vector ``[v_1..v_n, cos_1..cos_n]`` of the rule's docstring:
 * ``v_i``: the leave-one-out contribution of the clipped ``δ̄_i`` to the mean
   ``A`` of the clipped updates with ``cos > gate_z/√d`` (value of keeping it when it is
   in, of adding it when it is out), as a loss difference on the validator's
-  data, divided by the population std of the ``u``.
+  data, divided by the population std of the ``u`` or by ``score_floor`` times
+  the loss of ``θ + A``, whichever is larger.
 
 A refused candidate (non-finite parameters) reports NaN in both halves and is
 left out of the median norm and of ``A``. Cost: one local training run and
@@ -25,7 +26,12 @@ import math
 import torch
 from torch import nn
 
-from poft.aggregation.robust_softmax import DEFAULT_GATE_Z, gate_threshold, median_norm_clip
+from poft.aggregation.robust_softmax import (
+    DEFAULT_GATE_Z,
+    DEFAULT_SCORE_FLOOR,
+    gate_threshold,
+    median_norm_clip,
+)
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
@@ -58,11 +64,13 @@ def _stacked(vectors: torch.Tensor, model: nn.Module) -> dict[str, torch.Tensor]
 
 def robust_report(model: nn.Module, theta: torch.Tensor, candidates: torch.Tensor,
                   data: ArrayDataset, reference: torch.Tensor,
-                  gate_z: float = DEFAULT_GATE_Z) -> torch.Tensor:
+                  gate_z: float = DEFAULT_GATE_Z, gate: bool = True,
+                  score_floor: float = DEFAULT_SCORE_FLOOR) -> torch.Tensor:
     """The validator's ``(2n,)`` float64 report ``[v, cos]`` (see the module docstring).
 
     ``model`` supplies the architecture only; ``theta`` ``(d,)`` and ``candidates``
-    ``(n, d)`` are flat models (``poft.learning.params.flatten`` order).
+    ``(n, d)`` are flat models (``poft.learning.params.flatten`` order). ``gate=False``
+    (the rule's ablation) builds ``A`` from every usable candidate.
     """
     theta64 = theta.to(DTYPE)
     n = candidates.shape[0]
@@ -78,7 +86,7 @@ def robust_report(model: nn.Module, theta: torch.Tensor, candidates: torch.Tenso
     cos = torch.where(norms > 0, deltas @ ref / (norms.clamp(min=1e-300) * max(rnorm, 1e-300)),
                       torch.zeros_like(norms))
     clipped, _ = median_norm_clip(deltas)
-    inside = cos > gate_threshold(deltas.shape[1], gate_z)
+    inside = cos > gate_threshold(deltas.shape[1], gate_z) if gate else torch.ones_like(cos, dtype=torch.bool)
     m = int(inside.sum())
     total = clipped[inside].sum(dim=0) if m else torch.zeros(deltas.shape[1], dtype=DTYPE)
     base = total / m if m else total
@@ -94,6 +102,11 @@ def robust_report(model: nn.Module, theta: torch.Tensor, candidates: torch.Tenso
     u = torch.where(inside, loss_var - loss_base, loss_base - loss_var)
     u = torch.where(torch.isfinite(u), u, torch.full_like(u, -1e3))  # diverging variant: harmful
     spread = float(u.std(correction=0)) if len(idx) > 1 else 0.0
+    if math.isfinite(loss_base):
+        # Differences under score_floor of the loss are more than the validator's data
+        # can rank: the scores shrink with them, so the weights become uniform as the
+        # updates agree (what lets the rule converge; see the rule's docstring).
+        spread = max(spread, score_floor * abs(loss_base))
     v = u / spread if spread > 0 else torch.zeros_like(u)
     for k, i in enumerate(idx):
         report[i] = float(v[k])

@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from poft.aggregation.robust_softmax import DEFAULT_GATE_Z, DEFAULT_MOMENTUM, DEFAULT_TEMPERATURE
+from poft.aggregation.robust_softmax import (
+    DEFAULT_GATE_Z,
+    DEFAULT_MOMENTUM,
+    DEFAULT_SCORE_FLOOR,
+    DEFAULT_TEMPERATURE,
+)
 from poft.config.experiment import ExperimentConfig, NetworkSection
 from poft.outputs.economics import CLASSES, ROLES, gas_by_role
 
@@ -120,7 +125,8 @@ def describe_network(config: ExperimentConfig, net: NetworkSection) -> dict:
         params = {"temperature": agg.temperature, **agg.params}
     elif rule == "robust_softmax":      # its defaults are the rule's, not the section's
         params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
-                  "momentum": DEFAULT_MOMENTUM, **agg.params}
+                  "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
+                  "clip_discount": True, **agg.params}
     else:
         params = dict(agg.params)
     return {

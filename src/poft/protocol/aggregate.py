@@ -26,7 +26,7 @@ import torch
 from poft.aggregation import get_rule
 from poft.aggregation.robust_softmax import (
     DEFAULT_MOMENTUM,
-    median_norm_clip,
+    clip_factors,
     robust_softmax_weights,
 )
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
@@ -118,8 +118,9 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     """Robust SABFL (`poft.aggregation.robust_softmax`): `inputs.losses` holds the
     validators' (v, 2n) reports [contributions, cosines]; a candidate is admissible
     when its parameters are finite. Weights: softmax of the median contribution over
-    the admissible candidates whose median cosine is > gate_z/√d; the model moves by the
-    weighted sum of the admissible deltas clipped to their median norm."""
+    the admissible candidates whose median cosine is > gate_z/√d, each discounted by the
+    factor that clips it to the median norm; the model moves by the weighted sum of the
+    admissible deltas clipped to their median norm."""
     n = inputs.candidates.shape[0]
     reports = inputs.losses.to(torch.float64)
     if reports.ndim != 2 or reports.shape[1] != 2 * n:
@@ -129,13 +130,16 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score", "gate_z", "cap")}
     if not (0.0 <= spec.momentum < 1.0):
         raise ValueError(f"robust_softmax momentum must be in [0, 1); got {spec.momentum}")
-    weights = robust_softmax_weights(reports, n, admissible=admissible,
-                                     dim=inputs.candidates.shape[1], **params)
     theta = inputs.global_vec.to(torch.float64)
     deltas = inputs.candidates.to(torch.float64) - theta
     deltas = torch.where(admissible[:, None], deltas, torch.zeros_like(deltas))
-    if spec.params.get("clip", True):
-        deltas, _ = median_norm_clip(deltas, admissible)
+    clip = spec.params.get("clip", True)
+    factors, _ = clip_factors(deltas, admissible)
+    discount = factors if clip and spec.params.get("clip_discount", True) else None
+    weights = robust_softmax_weights(reports, n, admissible=admissible, discount=discount,
+                                     dim=inputs.candidates.shape[1], **params)
+    if clip:
+        deltas = deltas * factors[:, None]
     if float(weights.sum()) == 0.0:
         # As for the other rules: nothing to aggregate, so no proposal; on chain the
         # round fails at its deadline and the next one starts from the same model.

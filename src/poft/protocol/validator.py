@@ -22,7 +22,7 @@ import logging
 import torch
 from torch import nn
 
-from poft.aggregation.robust_softmax import DEFAULT_GATE_Z
+from poft.aggregation.robust_softmax import scoring_options
 from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.learning.robust_scoring import reference_update, robust_report
@@ -108,7 +108,7 @@ class Validator:
             # Candidates are compared as steps from θ: so is the reference.
             reference = reference + (start.to(reference.dtype) - theta.to(reference.dtype))
             report = robust_report(self.model, theta, candidates, self.data, reference,
-                                   gate_z=self.spec.params.get("gate_z", DEFAULT_GATE_Z))
+                                   **scoring_options(self.spec.params))
         return report.tolist()
 
     def score(self, candidates: torch.Tensor) -> list[float]:
