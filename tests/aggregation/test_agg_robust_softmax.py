@@ -103,8 +103,9 @@ def test_registry_rule_is_the_weighted_sum_of_clipped_rows():
     r = reports([[0.0, 0.0, 0.0, 0.0]], [[1.0, 1.0, 1.0, 1.0]])
     undiscounted = robust_softmax(x, reports=r, gate_z=0.0, clip_discount=False)  # d = 2: 3/√2 > 1
     assert undiscounted.tolist() == pytest.approx([(2.1 + 0 + 0 + 2.1) / 4, (2.8 + 1 + 2 + 2.8) / 4])
-    # The clip discount: equal scores, so the weights are the clip factors 0.7, 1, 1, 0.07.
-    f = [3.5 / 5, 1.0, 1.0, 3.5 / 50]
+    # The clip discount: equal scores, so the weights are min(1, 2c/‖δ‖)² with c = 3.5:
+    # 1 for the rows up to twice the median norm, (7/50)² for the last.
+    f = [1.0, 1.0, 1.0, (7 / 50) ** 2]
     w = [x / sum(f) for x in f]
     out = robust_softmax(x, reports=r, gate_z=0.0)
     assert out.tolist() == pytest.approx([w[0] * 2.1 + w[3] * 2.1,
@@ -190,19 +191,21 @@ def test_gate_threshold_is_z_over_sqrt_d():
 
 def test_clip_discount_divides_a_scaled_update_s_weight_by_its_scale():
     # Four equal-scored candidates; the last is the first scaled 10x: clipping makes it
-    # the same step as the first, the discount gives it a tenth of the first's weight.
+    # the same step as the first, the discount gives it (2/10)² of the first's weight.
     g = torch.Generator().manual_seed(3)
     theta = torch.zeros(6)
     base = torch.randn(3, 6, generator=g)
     base = base / base.norm(dim=1, keepdim=True)          # unit norms: the median is 1
     cands = torch.cat([base, 10 * base[:1]])
     r = reports([[0.0] * 4], [[1.0] * 4])
-    spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0})
+    # (The scaled copy points the same way as row 0: the duplicate split is off here.)
+    spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "split_duplicates": False})
     w = aggregate_round(RoundInputs(theta, cands, r), spec).weights.tolist()
-    assert w == pytest.approx([1 / 3.1, 1 / 3.1, 1 / 3.1, 0.1 / 3.1])
-    off = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "clip_discount": False})
+    assert w == pytest.approx([1 / 3.04, 1 / 3.04, 1 / 3.04, 0.04 / 3.04])
+    off = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "clip_discount": False,
+                                                         "split_duplicates": False})
     assert aggregate_round(RoundInputs(theta, cands, r), off).weights.tolist() == pytest.approx([0.25] * 4)
-    direct = robust_softmax_weights(r, 4, discount=[1.0, 1.0, 1.0, 0.1])
+    direct = robust_softmax_weights(r, 4, discount=[1.0, 1.0, 1.0, 0.04])
     assert direct.tolist() == pytest.approx(w)
 
 
@@ -229,3 +232,48 @@ def test_score_floor_shrinks_scores_whose_spread_is_small_against_the_loss():
     assert float(plain[:3].std(correction=0)) == pytest.approx(1.0)   # divided by the spread
     assert float(floored[:3].abs().max()) < 0.1                       # divided by 10 x the loss
     assert torch.equal(torch.sign(floored[:3]), torch.sign(plain[:3]))
+
+
+def test_duplicate_counts_find_colluders_who_send_one_vector():
+    from poft.aggregation.robust_softmax import duplicate_counts
+    g = torch.Generator().manual_seed(4)
+    honest = torch.randn(14, 500, generator=g, dtype=torch.float64) + 0.3   # alike, not equal
+    copies = torch.randn(1, 500, generator=g, dtype=torch.float64).repeat(6, 1)
+    x = torch.cat([honest, copies])
+    assert duplicate_counts(x) == [1] * 14 + [6] * 6
+    # A refused (non-admissible) copy neither counts nor is counted.
+    admissible = torch.ones(20, dtype=torch.bool)
+    admissible[15] = False
+    assert duplicate_counts(x, admissible) == [1] * 14 + [5, 1, 5, 5, 5, 5]
+    # Honest workers with IID-like updates (cosines ~0.9 between them) are not split.
+    similar = torch.randn(1, 500, generator=g, dtype=torch.float64) + 0.3 * honest
+    assert duplicate_counts(similar) == [1] * 14
+
+
+def test_the_duplicate_split_divides_a_copy_s_weight_by_its_copies():
+    g = torch.Generator().manual_seed(5)
+    theta = torch.zeros(50)
+    honest = torch.randn(4, 50, generator=g)
+    honest = honest / honest.norm(dim=1, keepdim=True)
+    cands = torch.cat([honest, honest[:1].repeat(2, 1)])     # row 0 sent three times
+    r = reports([[0.0] * 6], [[1.0] * 6])
+    spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "split_duplicates": True})
+    w = aggregate_round(RoundInputs(theta, cands, r), spec).weights.tolist()
+    third = 1 / 3
+    assert w == pytest.approx([third / 4, 1 / 4, 1 / 4, 1 / 4, third / 4, third / 4])
+    plain = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "split_duplicates": False})
+    assert aggregate_round(RoundInputs(theta, cands, r), plain).weights.tolist() == pytest.approx([1 / 6] * 6)
+
+
+def test_the_clipping_radius_ignores_candidates_the_gate_refuses():
+    # Three unit updates pass the gate; four short ones (IPM-like) fail it. Over every
+    # candidate the median norm would be 0.01 and the honest steps would shrink 100x.
+    theta = torch.zeros(4)
+    honest = torch.eye(4)[:3]
+    short = -0.01 * torch.ones(4, 4) / 2
+    cands = torch.cat([honest, short])
+    r = reports([[0.0] * 7], [[0.5, 0.5, 0.5, -0.5, -0.5, -0.5, -0.5]])
+    spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0})
+    out = aggregate_round(RoundInputs(theta, cands, r), spec)
+    assert out.weights.tolist() == pytest.approx([1 / 3] * 3 + [0.0] * 4)
+    assert out.model.tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])

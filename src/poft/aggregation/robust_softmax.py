@@ -109,6 +109,8 @@ DEFAULT_TEMPERATURE = 3.0
 DEFAULT_MOMENTUM = 0.5
 DEFAULT_GATE_Z = 3.0
 DEFAULT_SCORE_FLOOR = 0.0
+DEFAULT_SPLIT_DUPLICATES = True
+DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole weight
 
 
 def _number(low: float, high: float | None = None, *, low_open: bool = False,
@@ -140,7 +142,7 @@ PARAMS = {
     "temperature": _number(0.0, low_open=True), "gate_z": _number(0.0),
     "clamp": _number(0.0, low_open=True), "gate": _boolean, "clip": _boolean, "score": _one_of("contribution", "cosine"),
     "cap": _number(1.0), "momentum": _number(0.0, 1.0, high_open=True),
-    "score_floor": _number(0.0), "clip_discount": _boolean,
+    "score_floor": _number(0.0), "clip_discount": _boolean, "split_duplicates": _boolean,
 }
 
 
@@ -186,6 +188,52 @@ def median_norm_clip(deltas: torch.Tensor, admissible: torch.Tensor | None = Non
     x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE)
     factors, c = clip_factors(x, admissible)
     return x * factors[:, None], c
+
+
+def duplicate_counts(deltas: torch.Tensor, admissible: torch.Tensor | None = None) -> list[int]:
+    """For each row, how many admissible rows (itself included) point the same way:
+    cosine above ``τ = (3 + m) / 4``, three quarters of the way from ``m``, the median
+    over the admissible rows of their nearest neighbour's cosine, to 1 (the duplicate
+    split). (Halfway, ``(1 + m) / 2``, also split honest specialists of one class on
+    Dirichlet 0.1, whose nearest cosines reach 0.85 when ``m`` is 0.5.)
+
+    Colluders who all send one vector (ALIE, IPM, Min-Max, Min-Sum, score-match,
+    gate-edge) are each other's exact copies, while honest workers' nearest
+    neighbours sit near the median: FoolsGold's observation (Fung, Yoon and
+    Beschastnikh 2020, RAID, "The Limitations of Federated Learning in Sybil
+    Settings") that sybils look more alike than honest clients, with a threshold
+    relative to the round, so one setting serves IID and non-IID data."""
+    x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE)
+    n = x.shape[0]
+    ok = torch.ones(n, dtype=torch.bool) if admissible is None else torch.as_tensor(admissible).bool()
+    ok = ok & torch.isfinite(x).all(dim=1)
+    if int(ok.sum()) < 2:
+        return [1] * n
+    unit = torch.where(ok[:, None], x, torch.zeros_like(x))
+    unit = unit / torch.linalg.vector_norm(unit, dim=1, keepdim=True).clamp(min=1e-300)
+    cos = unit @ unit.T
+    others = cos - 3.0 * torch.eye(n, dtype=DTYPE) - 3.0 * (~ok)[None, :].to(DTYPE)
+    threshold = (3.0 + float(averaged_median(others.max(dim=1).values[ok], dim=0))) / 4
+    same = (cos > threshold) & ok[None, :]
+    return [max(1, int(k)) for k in same.sum(dim=1).tolist()]
+
+
+def robust_discount(deltas: torch.Tensor, admissible, factors: torch.Tensor,
+                    params: dict) -> list[float] | None:
+    """The factor each candidate's softmax term is multiplied by (None: all 1):
+    ``min(1, 2c/‖δ_i‖)²`` from its clip factor ``min(1, c/‖δ_i‖)`` (``clip_discount``,
+    on when clipping is), over the number of its duplicates (``split_duplicates``,
+    :func:`duplicate_counts`)."""
+    clip = params.get("clip", True)
+    use_clip = clip and params.get("clip_discount", True)
+    split = params.get("split_duplicates", DEFAULT_SPLIT_DUPLICATES)
+    if not (use_clip or split):
+        return None
+    # factors = min(1, c/‖δ‖), so min(1, 2·factor)² = min(1, 2c/‖δ‖)².
+    out = [min(1.0, DISCOUNT_MARGIN * f) ** 2 for f in factors.tolist()] if use_clip else [1.0] * len(factors)
+    if split:
+        out = [f / k for f, k in zip(out, duplicate_counts(deltas, admissible))]
+    return out
 
 
 def scoring_options(params: dict) -> dict:
@@ -238,6 +286,34 @@ def capped_shares(terms: list[float], cap: float) -> list[float]:
     return [x / total for x in shares]
 
 
+def _passing(reports, n: int, *, clamp: float, gate: bool, score: str, admissible,
+             dim: int | None, gate_z: float) -> tuple[list[float], list[float], list[bool]]:
+    """The median scores ``S``, cosines ``C`` and which candidates are in ``𝒜``."""
+    if score not in ("contribution", "cosine"):
+        raise ValueError(f"score must be 'contribution' or 'cosine'; got {score!r}")
+    clamp = check_positive(clamp, name="clamp")
+    n = check_int(n, name="n", minimum=1)
+    value, cos = _reduce(torch.as_tensor(reports), n, clamp)
+    threshold = gate_threshold(dim, gate_z)
+    ok = [math.isfinite(s) and math.isfinite(c) and (c > threshold or not gate)
+          for s, c in zip(value, cos)]
+    if admissible is not None:
+        ok = [a and bool(b) for a, b in zip(ok, torch.as_tensor(admissible).tolist())]
+    if score == "cosine":
+        ok = [k and c > 0.0 for k, c in zip(ok, cos)]
+    return value, cos, ok
+
+
+def gate_passes(reports, n: int, *, clamp: float = DEFAULT_CLAMP, gate: bool = True,
+                score: str = "contribution", admissible=None, dim: int | None = None,
+                gate_z: float = DEFAULT_GATE_Z, **_weights_only) -> torch.Tensor:
+    """Which candidates are in ``𝒜`` (bool ``(n,)``): admissible, finite median
+    scores, and past the direction gate. (``temperature``/``cap`` are accepted and not
+    used, so the weights' keyword arguments can be passed as they are.)"""
+    return torch.tensor(_passing(reports, n, clamp=clamp, gate=gate, score=score,
+                                 admissible=admissible, dim=dim, gate_z=gate_z)[2])
+
+
 def robust_softmax_weights(reports, n: int, *, temperature: float = DEFAULT_TEMPERATURE,
                            clamp: float = DEFAULT_CLAMP, gate: bool = True,
                            score: str = "contribution", admissible=None,
@@ -252,21 +328,11 @@ def robust_softmax_weights(reports, n: int, *, temperature: float = DEFAULT_TEMP
     ``gate_z / √d``; without it the threshold is 0. ``discount`` (``n`` factors in
     ``(0, 1]``, :func:`clip_factors`) multiplies each softmax term before the weights
     are normalised: the clip discount."""
-    if score not in ("contribution", "cosine"):
-        raise ValueError(f"score must be 'contribution' or 'cosine'; got {score!r}")
     temperature = check_positive(temperature, name="temperature")
-    clamp = check_positive(clamp, name="clamp")
     if cap is not None and not (isinstance(cap, (int, float)) and math.isfinite(cap) and cap >= 1):
         raise ValueError(f"cap must be a number >= 1 (a multiple of the uniform share); got {cap!r}")
-    n = check_int(n, name="n", minimum=1)
-    value, cos = _reduce(torch.as_tensor(reports), n, clamp)
-    threshold = gate_threshold(dim, gate_z)
-    ok = [math.isfinite(s) and math.isfinite(c) and (c > threshold or not gate)
-          for s, c in zip(value, cos)]
-    if admissible is not None:
-        ok = [a and bool(b) for a, b in zip(ok, torch.as_tensor(admissible).tolist())]
-    if score == "cosine":
-        ok = [k and c > 0.0 for k, c in zip(ok, cos)]
+    value, cos, ok = _passing(reports, n, clamp=clamp, gate=gate, score=score,
+                              admissible=admissible, dim=dim, gate_z=gate_z)
     if not any(ok):
         return torch.zeros(n, dtype=DTYPE)
     if score == "cosine":
@@ -285,11 +351,13 @@ def robust_softmax_weights(reports, n: int, *, temperature: float = DEFAULT_TEMP
 def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_TEMPERATURE,
                    clamp: float = DEFAULT_CLAMP, gate: bool = True, clip: bool = True,
                    score: str = "contribution", gate_z: float = DEFAULT_GATE_Z,
-                   cap: float | None = None, clip_discount: bool = True) -> torch.Tensor:
+                   cap: float | None = None, clip_discount: bool = True,
+                   split_duplicates: bool = DEFAULT_SPLIT_DUPLICATES) -> torch.Tensor:
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
-    ``gate=False`` / ``clip=False`` / ``clip_discount=False`` switch the direction gate /
-    the norm clipping / the clip discount off (ablations; no clipping, no discount).
+    ``gate=False`` / ``clip=False`` / ``clip_discount=False`` / ``split_duplicates``
+    switch the direction gate / the norm clipping / the clip discount (no clipping, no
+    discount) / the duplicate split off or on (ablations).
     ``f`` is accepted for the uniform rule signature and not used.
     """
     from poft.aggregation._checks import as_matrix
@@ -297,10 +365,14 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 
     check_int(f, name="f")
     x = as_matrix(deltas)
-    factors, _ = clip_factors(x)
+    passing = gate_passes(reports, x.shape[0], clamp=clamp, gate=gate, score=score,
+                          dim=x.shape[1], gate_z=gate_z)
+    factors, _ = clip_factors(x, passing if bool(passing.any()) else None)
+    discount = robust_discount(x, None, factors, {"clip": clip, "clip_discount": clip_discount,
+                                                  "split_duplicates": split_duplicates})
     w = robust_softmax_weights(reports, x.shape[0], temperature=temperature, clamp=clamp,
                                gate=gate, score=score, dim=x.shape[1], gate_z=gate_z,
-                               cap=cap, discount=factors if clip and clip_discount else None)
+                               cap=cap, discount=discount)
     if clip:
         x = x * factors[:, None]
     if float(w.sum()) == 0.0:
@@ -308,6 +380,7 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
     return softmax_rule(x, w)
 
 
-__all__ = ["PARAMS", "param_problem", "capped_shares", "clip_factors", "median_norm_clip", "robust_softmax",
-           "robust_softmax_weights", "scoring_options", "DEFAULT_CLAMP", "DEFAULT_GATE_Z",
-           "DEFAULT_MOMENTUM", "DEFAULT_SCORE_FLOOR", "DEFAULT_TEMPERATURE"]
+__all__ = ["PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts", "gate_passes",
+           "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
+           "scoring_options", "DEFAULT_CLAMP", "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM",
+           "DEFAULT_SCORE_FLOOR", "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]

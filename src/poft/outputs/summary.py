@@ -21,6 +21,7 @@ from poft.aggregation.robust_softmax import (
     DEFAULT_GATE_Z,
     DEFAULT_MOMENTUM,
     DEFAULT_SCORE_FLOOR,
+    DEFAULT_SPLIT_DUPLICATES,
     DEFAULT_TEMPERATURE,
 )
 from poft.config.experiment import ExperimentConfig, NetworkSection
@@ -126,7 +127,8 @@ def describe_network(config: ExperimentConfig, net: NetworkSection) -> dict:
     elif rule == "robust_softmax":      # its defaults are the rule's, not the section's
         params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
                   "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
-                  "clip_discount": True, **agg.params}
+                  "clip_discount": True, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
+                  **agg.params}
     else:
         params = dict(agg.params)
     return {

@@ -27,6 +27,8 @@ from poft.aggregation import get_rule
 from poft.aggregation.robust_softmax import (
     DEFAULT_MOMENTUM,
     clip_factors,
+    gate_passes,
+    robust_discount,
     robust_softmax_weights,
 )
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
@@ -134,10 +136,14 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     deltas = inputs.candidates.to(torch.float64) - theta
     deltas = torch.where(admissible[:, None], deltas, torch.zeros_like(deltas))
     clip = spec.params.get("clip", True)
-    factors, _ = clip_factors(deltas, admissible)
-    discount = factors if clip and spec.params.get("clip_discount", True) else None
+    dim = inputs.candidates.shape[1]
+    # The clipping radius is the median norm of the candidates past the gate, so that
+    # updates the gate refuses (IPM's short ones, noise's long ones) cannot move it.
+    passing = gate_passes(reports, n, admissible=admissible, dim=dim, **params)
+    factors, _ = clip_factors(deltas, passing if bool(passing.any()) else admissible)
+    discount = robust_discount(deltas, admissible, factors, spec.params)
     weights = robust_softmax_weights(reports, n, admissible=admissible, discount=discount,
-                                     dim=inputs.candidates.shape[1], **params)
+                                     dim=dim, **params)
     if clip:
         deltas = deltas * factors[:, None]
     if float(weights.sum()) == 0.0:
