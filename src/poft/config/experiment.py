@@ -139,9 +139,8 @@ class AggregationSection:
                             "the median contribution, on updates clipped to the median norm "
                             "(params: temperature, gate_z, clamp, gate, clip, clip_discount, "
                             "split_duplicates, score_floor, cap, momentum); softmax: the paper's "
-                            "SABFL, w = softmax(-L/T) of each "
-                            "candidate's validator-scored loss; mean: FedAvg (the plain "
-                            "average); median, trimmed_mean, krum, multi_krum, "
+                            "SABFL, w = softmax(-L/T) of each candidate's validator-scored loss; "
+                            "mean: FedAvg (the plain average); median, trimmed_mean, krum, multi_krum, "
                             "geometric_median, centered_clipping, bulyan: robust baselines "
                             "over the admissible updates (rewarded uniformly); fltrust: "
                             "`poft bench robustness` only (no ledger)")
