@@ -17,8 +17,9 @@ SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "ga
          "min_sum": "MinSum", "gate_edge": "gate-edge", "score_match": "score-match"}
 # (file, label suffix of its robust_softmax rows); later files win on the same
 # (rule, attack, partition, seed). The first screening ran robust_softmax at T = 1;
-# t3.csv at T = 3 without momentum; momentum.csv is the rule as it is now (T = 3,
-# server momentum 0.5, the defaults).
+# t3.csv at T = 3 without momentum; momentum.csv at T = 3 with server momentum 0.5;
+# discount.csv is the rule as it is now (T = 3, momentum 0.5, the clip discount, the
+# gated clipping radius and the duplicate split: the defaults).
 SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("base.csv", " [T=1]"), ("v2.csv", " [T=1]"), ("d05.csv", " [T=1]"),
            ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
@@ -27,8 +28,10 @@ SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("t3.csv", " [T=3, no momentum]"),
            # the first momentum screening: Δ_prev from round 2 on (now from round 3)
            ("momentum-prototype.csv", " [momentum prototype]"),
-           ("momentum.csv", "")]
-RULES = ["robust_softmax", "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
+           ("momentum.csv", " [momentum, no discount/split]"),
+           ("discount.csv", "")]
+RULES = ["robust_softmax", "robust_softmax [momentum, no discount/split]",
+         "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
          "robust_softmax [T=1, cap 2]",
          "robust_softmax [cap 1: gated clipped mean]", "robust_softmax [T=1, gate at 0]",
          "robust_softmax [cosine score]", "robust_softmax [momentum prototype]",
@@ -114,9 +117,10 @@ def grid_tables(cells):
 
 
 def worst_table(cells, stat=final):
-    """robust_softmax (now, without momentum, and at T = 1) vs FLTrust vs centered
-    clipping: worst case and clean per cell."""
-    rules = ["robust_softmax", "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
+    """robust_softmax (now, before the discount and split, without momentum, and at
+    T = 1) vs FLTrust vs centered clipping: worst case and clean per cell."""
+    rules = ["robust_softmax", "robust_softmax [momentum, no discount/split]",
+             "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
              "fltrust", "centered_clipping"]
     REQUIRED = {"robust_softmax", "fltrust", "centered_clipping"}   # the others: where they ran
     out = ["| partition, seed | attacks run by all | " + " | ".join(
