@@ -133,3 +133,19 @@ def test_dtype_and_errors():
         min_sum(x, bound="median")
     with pytest.raises(ValueError):
         min_max(torch.tensor([[math.nan, 1.0]]))
+
+
+def test_score_match_jitter_gives_each_colluder_its_own_copy_at_the_same_norm():
+    x = honest(7, d=4000)
+    v = score_match(x)
+    assert torch.equal(score_match(x, jitter=0.0, generator=torch.Generator().manual_seed(1)), v)
+    a = score_match(x, jitter=0.5, generator=torch.Generator().manual_seed(1))
+    b = score_match(x, jitter=0.5, generator=torch.Generator().manual_seed(2))
+    again = score_match(x, jitter=0.5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, again)                                 # reproducible per colluder
+    cos = lambda p, q: float(p @ q / (p.norm() * q.norm()))
+    assert float(a.norm()) == pytest.approx(float(v.norm()))
+    assert cos(a, v) == pytest.approx(1 / math.sqrt(1.25))       # 1/√(1 + j²)
+    assert cos(a, b) == pytest.approx(1 / 1.25, abs=0.03)        # 1/(1 + j²), d large
+    with pytest.raises(ValueError, match="jitter"):
+        score_match(x, jitter=-0.1)

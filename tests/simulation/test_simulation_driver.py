@@ -128,3 +128,17 @@ def test_round_without_admissible_candidate_keeps_the_model(monkeypatch):
     assert result.weights_by_round == [[0.0] * 10, [0.0] * 10]
     assert len(result.accuracy_by_round) == 2
     assert result.accuracy_by_round[0] == result.accuracy_by_round[1]
+
+
+def test_score_match_colluders_draw_their_own_jitter():
+    # jitter 0: one vector sent three times, so robust_softmax's duplicate split gives the
+    # three copies one equal, shared weight; jitter 0.5: each colluder's own copy (its
+    # own generator), scored apart, and reproducibly so.
+    def byzantine_weights(jitter):
+        result = simulate(tiny(rule="robust_softmax", attack="score_match", rounds=2,
+                               attack_params={"jitter": jitter})).network()
+        return [[w for w, b in zip(ws, result.byzantine) if b] for ws in result.weights_by_round]
+    copies, jittered = byzantine_weights(0.0), byzantine_weights(0.5)
+    assert all(len(set(ws)) == 1 for ws in copies)
+    assert all(len(set(ws)) == 3 for ws in jittered)
+    assert byzantine_weights(0.5) == jittered

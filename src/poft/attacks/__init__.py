@@ -9,7 +9,8 @@ besides fixed parameters is listed in :data:`CONTEXT`:
 
 * ``scaling``: ``own_delta`` — the attacker's own honestly trained delta (required);
 * ``gaussian``: ``generator`` — a seeded ``torch.Generator`` (optional; global RNG otherwise);
-* ``alie``: ``n``, ``f`` — workers and Byzantine workers of the round, when ``z`` is not fixed.
+* ``alie``: ``n``, ``f`` — workers and Byzantine workers of the round, when ``z`` is not fixed;
+* ``score_match``: ``generator`` — the colluder's own (optional; its ``jitter`` draws from it).
 
 *Data attacks* ``attack(dataset, **params) -> dataset`` transform a
 Byzantine worker's ``ArrayDataset`` before it trains honestly on it
@@ -67,6 +68,7 @@ CONTEXT: dict[str, dict[str, bool]] = {
     "gaussian": {"generator": False},
     "alie": {"n": False, "f": False},
     "backdoor": {"generator": False},
+    "score_match": {"generator": False},
 }
 
 

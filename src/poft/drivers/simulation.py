@@ -65,7 +65,7 @@ import torch
 from tqdm import tqdm
 
 from poft.aggregation.robust_softmax import scoring_options
-from poft.attacks import DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
+from poft.attacks import CONTEXT, DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
 from poft.config.experiment import ExperimentConfig
 from poft.config.population import NetworkPlan, ParticipantPlan, plan_population
 from poft.drivers.executor import TrainJob, make_executor
@@ -244,7 +244,7 @@ class SimNetwork:
             if not bool(torch.isfinite(own).all()):
                 return own          # its own training diverged: nothing to boost
             params["own_delta"] = own - theta
-        if self.update_attack == "gaussian":
+        if "generator" in CONTEXT.get(self.update_attack, {}):    # its own random draws
             params.setdefault("generator", who.generator)
         if self.update_attack == "alie" and "z" not in params:
             params.setdefault("n", len(self.workers))

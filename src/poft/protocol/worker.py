@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from poft.attacks import UPDATE_ATTACKS, finite_rows
+from poft.attacks import CONTEXT, UPDATE_ATTACKS, finite_rows
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten, unflatten
 from poft.learning.training import local_train
@@ -152,7 +152,7 @@ class ByzantineWorker(Worker):
             if not bool(torch.isfinite(own).all()):
                 return self.submit(round_id, own)   # its own training diverged
             params["own_delta"] = own - theta
-        if self.attack_name == "gaussian":
+        if "generator" in CONTEXT.get(self.attack_name, {}):      # its own random draws
             params.setdefault("generator", self.generator)
         if self.attack_name == "alie" and "z" not in params:
             params.update(n=len(honest) + len(self.colluders), f=len(self.colluders))
