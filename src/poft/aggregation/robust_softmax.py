@@ -205,9 +205,11 @@ def duplicate_counts(deltas: torch.Tensor, admissible: torch.Tensor | None = Non
     gate-edge) are each other's exact copies; honest workers, who train on their own
     data, never are. (FoolsGold, Fung, Yoon and Beschastnikh 2020, RAID, "The
     Limitations of Federated Learning in Sybil Settings", splits by cosine
-    similarity instead; a threshold relative to the round's median nearest-neighbour
-    cosine gave the same weights on the grid's attacks, costs ``O(n²d)`` per round,
-    ~14 s at 1,000 workers, and is evaded as cheaply: see score-match's ``jitter``.)"""
+    similarity instead. A threshold three quarters of the way from the round's
+    median nearest-neighbour cosine to 1 also split honest specialists of one class
+    on Dirichlet 0.1 (clean accuracy 0.751 there against 0.775 with exact copies),
+    cost ``O(n²d)`` a call, ~14 s at 1,000 workers, and is evaded about as cheaply:
+    see score-match's ``jitter``.)"""
     x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE).contiguous()
     n = x.shape[0]
     ok = torch.ones(n, dtype=torch.bool) if admissible is None else torch.as_tensor(admissible).bool()
