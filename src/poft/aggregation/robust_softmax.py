@@ -214,7 +214,8 @@ def duplicate_counts(deltas: torch.Tensor, admissible: torch.Tensor | None = Non
     n = x.shape[0]
     ok = torch.ones(n, dtype=torch.bool) if admissible is None else torch.as_tensor(admissible).bool()
     ok = (ok & torch.isfinite(x).all(dim=1)).tolist()
-    keys = [hashlib.sha256(x[i].numpy().tobytes()).digest() if ok[i] else None for i in range(n)]
+    keys = [hashlib.blake2b(x[i].numpy().tobytes(), digest_size=16).digest() if ok[i] else None
+            for i in range(n)]
     count: dict[bytes, int] = {}
     for key in keys:
         if key is not None:
