@@ -331,8 +331,8 @@ def robust_softmax_weights(reports, n: int, *, temperature: float = DEFAULT_TEMP
     (FLTrust's trust scores, with the median over validators), ignoring the
     contributions. ``dim`` (the update dimension ``d``) sets the gate's threshold
     ``gate_z / √d``; without it the threshold is 0. ``discount`` (``n`` factors in
-    ``(0, 1]``, :func:`clip_factors`) multiplies each softmax term before the weights
-    are normalised: the clip discount."""
+    ``(0, 1]``, :func:`robust_discount`) multiplies each softmax term before the
+    weights are normalised: the clip discount and the duplicate split."""
     temperature = check_positive(temperature, name="temperature")
     if cap is not None and not (isinstance(cap, (int, float)) and math.isfinite(cap) and cap >= 1):
         raise ValueError(f"cap must be a number >= 1 (a multiple of the uniform share); got {cap!r}")

@@ -103,9 +103,9 @@ def robust_report(model: nn.Module, theta: torch.Tensor, candidates: torch.Tenso
     u = torch.where(torch.isfinite(u), u, torch.full_like(u, -1e3))  # diverging variant: harmful
     spread = float(u.std(correction=0)) if len(idx) > 1 else 0.0
     if math.isfinite(loss_base):
-        # Differences under score_floor of the loss are more than the validator's data
-        # can rank: the scores shrink with them, so the weights become uniform as the
-        # updates agree (what lets the rule converge; see the rule's docstring).
+        # Differences under score_floor of the loss count as ties: the scores shrink
+        # with them, so the weights become uniform as the updates agree (what lets the
+        # rule converge in the convex study; see the rule's docstring).
         spread = max(spread, score_floor * abs(loss_base))
     v = u / spread if spread > 0 else torch.zeros_like(u)
     for k, i in enumerate(idx):

@@ -120,9 +120,10 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     """Robust SABFL (`poft.aggregation.robust_softmax`): `inputs.losses` holds the
     validators' (v, 2n) reports [contributions, cosines]; a candidate is admissible
     when its parameters are finite. Weights: softmax of the median contribution over
-    the admissible candidates whose median cosine is > gate_z/√d, each discounted by the
-    factor that clips it to the median norm; the model moves by the weighted sum of the
-    admissible deltas clipped to their median norm."""
+    the admissible candidates whose median cosine is > gate_z/√d, each term multiplied by
+    min(1, 2c/‖δ‖)² and divided by its number of exact copies (`robust_discount`); the
+    model moves by the weighted sum of the admissible deltas clipped to `c`, the median
+    norm of the candidates past the gate."""
     n = inputs.candidates.shape[0]
     reports = inputs.losses.to(torch.float64)
     if reports.ndim != 2 or reports.shape[1] != 2 * n:
