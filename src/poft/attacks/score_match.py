@@ -19,15 +19,16 @@ spend the rest of the norm on a harmful direction orthogonal to ``μ`` (as
     \qquad \pi_{med} = \operatorname{median}_i \langle \bar\delta_i, \hat\mu\rangle
 
 ``scale`` (default 1) multiplies the projection target (``< 1``: more harm,
-lower score). ``jitter`` ``j`` (default 0) answers the rule's duplicate split:
-each colluder ``k`` sends its own copy ``(v + j‖v‖ξ̂_k)/√(1 + j²)``, ``ξ̂_k``
-a unit random direction orthogonal to ``v`` drawn from its own ``generator``,
-so two copies have cosine ``1/(1 + j²)`` (0.8 at ``j = 0.5``) and the norm
-stays ``c``; the price is ``1/√(1 + j²)`` of the projection and of the harm.
-This is the "mimic the score, maximise the deviation"
+lower score). This is the "mimic the score, maximise the deviation"
 construction of adaptive attacks (Fang et al. 2020, USENIX Security, "Local
 Model Poisoning Attacks to Byzantine-Robust FL"; Shejwalkar & Houmansadr
 2021) against this rule's score.
+
+``jitter`` ``j`` (default 0) answers the rule's duplicate split: each colluder
+``k`` sends its own copy ``(v + j‖v‖ξ̂_k)/√(1 + j²)``, ``ξ̂_k`` a unit random
+direction orthogonal to ``v`` drawn from its own ``generator``, so two copies
+have cosine ``1/(1 + j²)`` (0.8 at ``j = 0.5``) and the norm stays ``c``; the
+price is ``1/√(1 + j²)`` of the projection and of the harm.
 """
 
 from __future__ import annotations
