@@ -26,7 +26,10 @@ workers per network took 28 / 67 / 115 s wall, peak RSS 1.20 / 1.20 / 1.58 GB,
 final accuracy 0.695 / 0.703 / 0.702 (mean of networks); marginal growth 0.99x.
 Again on 2026-11-30 (robust_softmax, machine busy with two grid cells): 82 / 182 /
 257 s wall, 40 / 98 / 170 s CPU, peak 0.75 / 0.96 / 1.21 GB, marginal growth
-0.97x; 4 x 1,000 x 3 completed in 874 s at a peak of 4.62 GB.
+0.97x; 4 x 1,000 x 3 completed in 874 s at a peak of 4.62 GB. Later that day
+(the clip discount and the duplicate split, machine quiet): 34 / 85 / 151 s wall,
+37 / 92 / 165 s CPU, peak 0.75 / 0.96 / 1.27 GB, marginal growth 1.05x; 4 x
+1,000 x 3 in 531 s at 4.61 GB.
 (Before the in-process driver read the global model once per round for all
 workers it was 1.27x: one read per worker, on ever deeper state tries.)
 """
