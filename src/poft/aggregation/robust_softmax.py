@@ -116,6 +116,7 @@ DEFAULT_TEMPERATURE = 3.0
 DEFAULT_MOMENTUM = 0.5
 DEFAULT_GATE_Z = 3.0
 DEFAULT_SCORE_FLOOR = 0.0
+DEFAULT_CLIP_DISCOUNT = True
 DEFAULT_SPLIT_DUPLICATES = True
 DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole weight
 
@@ -202,14 +203,10 @@ def duplicate_counts(deltas: torch.Tensor, admissible: torch.Tensor | None = Non
     bit (the duplicate split).
 
     Colluders who all send one vector (ALIE, IPM, Min-Max, Min-Sum, score-match,
-    gate-edge) are each other's exact copies; honest workers, who train on their own
-    data, never are. (FoolsGold, Fung, Yoon and Beschastnikh 2020, RAID, "The
-    Limitations of Federated Learning in Sybil Settings", splits by cosine
-    similarity instead. A threshold three quarters of the way from the round's
-    median nearest-neighbour cosine to 1 also split honest specialists of one class
-    on Dirichlet 0.1 (clean accuracy 0.751 there against 0.775 with exact copies),
-    cost ``O(n²d)`` a call, ~14 s at 1,000 workers, and is evaded about as cheaply:
-    see score-match's ``jitter``.)"""
+    gate-edge) are each other's exact copies; honest workers never are. (FoolsGold,
+    Fung et al. 2020, RAID, splits by cosine instead: measured here, it also split
+    honest one-class specialists on Dirichlet 0.1 and cost ``O(n²d)``, 14 s a call
+    at 1,000 workers; docs/results/sabfl-research.md.)"""
     x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE).contiguous()
     n = x.shape[0]
     ok = torch.ones(n, dtype=torch.bool) if admissible is None else torch.as_tensor(admissible).bool()
@@ -225,12 +222,11 @@ def duplicate_counts(deltas: torch.Tensor, admissible: torch.Tensor | None = Non
 
 def robust_discount(deltas: torch.Tensor, admissible, factors: torch.Tensor,
                     params: dict) -> list[float] | None:
-    """The factor each candidate's softmax term is multiplied by (None: all 1):
-    ``min(1, 2c/‖δ_i‖)²`` from its clip factor ``min(1, c/‖δ_i‖)`` (``clip_discount``,
-    on when clipping is), over the number of its duplicates (``split_duplicates``,
-    :func:`duplicate_counts`)."""
+    """Each softmax term's factor (None: all 1): ``min(1, 2c/‖δ_i‖)²`` from the clip
+    factor ``min(1, c/‖δ_i‖)`` (``clip_discount``, with clipping) over the number of
+    copies (``split_duplicates``, :func:`duplicate_counts`)."""
     clip = params.get("clip", True)
-    use_clip = clip and params.get("clip_discount", True)
+    use_clip = clip and params.get("clip_discount", DEFAULT_CLIP_DISCOUNT)
     split = params.get("split_duplicates", DEFAULT_SPLIT_DUPLICATES)
     if not (use_clip or split):
         return None
@@ -309,16 +305,6 @@ def _passing(reports, n: int, *, clamp: float, gate: bool, score: str, admissibl
     return value, cos, ok
 
 
-def gate_passes(reports, n: int, *, clamp: float = DEFAULT_CLAMP, gate: bool = True,
-                score: str = "contribution", admissible=None, dim: int | None = None,
-                gate_z: float = DEFAULT_GATE_Z, **_weights_only) -> torch.Tensor:
-    """Which candidates are in ``𝒜`` (bool ``(n,)``): admissible, finite median
-    scores, and past the direction gate. (``temperature``/``cap`` are accepted and not
-    used, so the weights' keyword arguments can be passed as they are.)"""
-    return torch.tensor(_passing(reports, n, clamp=clamp, gate=gate, score=score,
-                                 admissible=admissible, dim=dim, gate_z=gate_z)[2])
-
-
 def robust_softmax_weights(reports, n: int, *, temperature: float = DEFAULT_TEMPERATURE,
                            clamp: float = DEFAULT_CLAMP, gate: bool = True,
                            score: str = "contribution", admissible=None,
@@ -333,13 +319,20 @@ def robust_softmax_weights(reports, n: int, *, temperature: float = DEFAULT_TEMP
     ``gate_z / √d``; without it the threshold is 0. ``discount`` (``n`` factors in
     ``(0, 1]``, :func:`robust_discount`) multiplies each softmax term before the
     weights are normalised: the clip discount and the duplicate split."""
+    value, cos, ok = _passing(reports, n, clamp=clamp, gate=gate, score=score,
+                              admissible=admissible, dim=dim, gate_z=gate_z)
+    return _softmax_of(value, cos, ok, temperature=temperature, score=score, cap=cap,
+                       discount=discount)
+
+
+def _softmax_of(value: list[float], cos: list[float], ok: list[bool], *, temperature: float,
+                score: str, cap: float | None, discount) -> torch.Tensor:
+    """The weights from the median scores and cosines of the candidates in ``𝒜`` (``ok``)."""
     temperature = check_positive(temperature, name="temperature")
     if cap is not None and not (isinstance(cap, (int, float)) and math.isfinite(cap) and cap >= 1):
         raise ValueError(f"cap must be a number >= 1 (a multiple of the uniform share); got {cap!r}")
-    value, cos, ok = _passing(reports, n, clamp=clamp, gate=gate, score=score,
-                              admissible=admissible, dim=dim, gate_z=gate_z)
     if not any(ok):
-        return torch.zeros(n, dtype=DTYPE)
+        return torch.zeros(len(ok), dtype=DTYPE)
     if score == "cosine":
         total = math.fsum(c for c, k in zip(cos, ok) if k)
         return torch.tensor([c / total if k else 0.0 for c, k in zip(cos, ok)], dtype=DTYPE)
@@ -353,31 +346,45 @@ def robust_softmax_weights(reports, n: int, *, temperature: float = DEFAULT_TEMP
     return torch.tensor([t / total for t in terms], dtype=DTYPE)
 
 
+def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights and each row's clip factor ``min(1, c/‖δ_i‖)`` (``c``: the median
+    norm in ``𝒜``, else of the admissible rows) from the ``(v, 2n)`` reports, the
+    ``(n, d)`` deltas and the rule's ``params``, reducing the reports once."""
+    n, dim = deltas.shape
+    value, cos, ok = _passing(reports, n, clamp=params.get("clamp", DEFAULT_CLAMP),
+                              gate=params.get("gate", True),
+                              score=params.get("score", "contribution"),
+                              admissible=admissible, dim=dim,
+                              gate_z=params.get("gate_z", DEFAULT_GATE_Z))
+    # The clipping radius comes from the candidates past the gate, so that updates the
+    # gate refuses (IPM's short ones, noise's long ones) cannot move it.
+    factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
+    weights = _softmax_of(value, cos, ok, temperature=params.get("temperature", DEFAULT_TEMPERATURE),
+                          score=params.get("score", "contribution"), cap=params.get("cap"),
+                          discount=robust_discount(deltas, admissible, factors, params))
+    return weights, factors
+
+
 def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_TEMPERATURE,
                    clamp: float = DEFAULT_CLAMP, gate: bool = True, clip: bool = True,
                    score: str = "contribution", gate_z: float = DEFAULT_GATE_Z,
-                   cap: float | None = None, clip_discount: bool = True,
+                   cap: float | None = None, clip_discount: bool = DEFAULT_CLIP_DISCOUNT,
                    split_duplicates: bool = DEFAULT_SPLIT_DUPLICATES) -> torch.Tensor:
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
-    ``gate=False`` / ``clip=False`` / ``clip_discount=False`` / ``split_duplicates``
-    switch the direction gate / the norm clipping / the clip discount (no clipping, no
-    discount) / the duplicate split off or on (ablations).
-    ``f`` is accepted for the uniform rule signature and not used.
+    ``gate``, ``clip`` (off: no discount either), ``clip_discount``, ``split_duplicates``
+    switch the rule's parts (ablations). ``f``: the uniform rule signature; not used.
     """
     from poft.aggregation._checks import as_matrix
     from poft.aggregation.softmax import softmax_rule
 
     check_int(f, name="f")
     x = as_matrix(deltas)
-    passing = gate_passes(reports, x.shape[0], clamp=clamp, gate=gate, score=score,
-                          dim=x.shape[1], gate_z=gate_z)
-    factors, _ = clip_factors(x, passing if bool(passing.any()) else None)
-    discount = robust_discount(x, None, factors, {"clip": clip, "clip_discount": clip_discount,
-                                                  "split_duplicates": split_duplicates})
-    w = robust_softmax_weights(reports, x.shape[0], temperature=temperature, clamp=clamp,
-                               gate=gate, score=score, dim=x.shape[1], gate_z=gate_z,
-                               cap=cap, discount=discount)
+    w, factors = robust_weights(reports, x, {
+        "temperature": temperature, "clamp": clamp, "gate": gate, "clip": clip, "score": score,
+        "gate_z": gate_z, "cap": cap, "clip_discount": clip_discount,
+        "split_duplicates": split_duplicates})
     if clip:
         x = x * factors[:, None]
     if float(w.sum()) == 0.0:
@@ -385,7 +392,8 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
     return softmax_rule(x, w)
 
 
-__all__ = ["PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts", "gate_passes",
+__all__ = ["PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
            "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
-           "scoring_options", "DEFAULT_CLAMP", "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM",
+           "robust_weights",
+           "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT", "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM",
            "DEFAULT_SCORE_FLOOR", "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]

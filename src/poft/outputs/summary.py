@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from poft.aggregation.robust_softmax import (
+    DEFAULT_CLIP_DISCOUNT,
     DEFAULT_GATE_Z,
     DEFAULT_MOMENTUM,
     DEFAULT_SCORE_FLOOR,
@@ -127,7 +128,7 @@ def describe_network(config: ExperimentConfig, net: NetworkSection) -> dict:
     elif rule == "robust_softmax":      # its defaults are the rule's, not the section's
         params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
                   "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
-                  "clip_discount": True, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
+                  "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
                   **agg.params}
     else:
         params = dict(agg.params)

@@ -24,13 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from poft.aggregation import get_rule
-from poft.aggregation.robust_softmax import (
-    DEFAULT_MOMENTUM,
-    clip_factors,
-    gate_passes,
-    robust_discount,
-    robust_softmax_weights,
-)
+from poft.aggregation.robust_softmax import DEFAULT_MOMENTUM, robust_weights
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
 from poft.errors import PoftError
 from poft.ledger import weights_to_fixed
@@ -130,22 +124,13 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
         raise ValueError(f"robust_softmax reports must have shape (validators, {2 * n}), got "
                          f"{tuple(reports.shape)}")
     admissible = torch.isfinite(inputs.candidates).all(dim=1)
-    params = {k: v for k, v in spec.params.items() if k in ("temperature", "clamp", "gate", "score", "gate_z", "cap")}
     if not (0.0 <= spec.momentum < 1.0):
         raise ValueError(f"robust_softmax momentum must be in [0, 1); got {spec.momentum}")
     theta = inputs.global_vec.to(torch.float64)
     deltas = inputs.candidates.to(torch.float64) - theta
     deltas = torch.where(admissible[:, None], deltas, torch.zeros_like(deltas))
-    clip = spec.params.get("clip", True)
-    dim = inputs.candidates.shape[1]
-    # The clipping radius is the median norm of the candidates past the gate, so that
-    # updates the gate refuses (IPM's short ones, noise's long ones) cannot move it.
-    passing = gate_passes(reports, n, admissible=admissible, dim=dim, **params)
-    factors, _ = clip_factors(deltas, passing if bool(passing.any()) else admissible)
-    discount = robust_discount(deltas, admissible, factors, spec.params)
-    weights = robust_softmax_weights(reports, n, admissible=admissible, discount=discount,
-                                     dim=dim, **params)
-    if clip:
+    weights, factors = robust_weights(reports, deltas, spec.params, admissible)
+    if spec.params.get("clip", True):
         deltas = deltas * factors[:, None]
     if float(weights.sum()) == 0.0:
         # As for the other rules: nothing to aggregate, so no proposal; on chain the
