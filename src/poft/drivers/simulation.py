@@ -36,7 +36,7 @@ from `poft.protocol.aggregate.rule_context`, shared with the chain):
   from the global model on its own scoring data with the workers' training
   settings — the validators' data are FLTrust's clean "root dataset".
 * ``center`` (centered_clipping): last round's aggregate delta
-  (``previous_delta``); zero in the first round.
+  (`SimNetwork.step_before`); zero in the first round.
 * ``tau`` (centered_clipping), when not configured: the median over the
   round's candidates of ``‖δ_i − center‖``. The right clipping radius is of the
   order of the honest updates' spread around the center (Karimireddy et al.
@@ -118,8 +118,8 @@ class SimNetwork:
         self.model = copy.deepcopy(genesis)
         self.template = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.global_vec = flatten(self.template)
-        self.previous_delta: torch.Tensor | None = None
-        self.finals: list[torch.Tensor] = []     # the last two rounds' final models
+        # The network's models, last three: the genesis model, then each final one.
+        self.models: list[torch.Tensor] = [self.global_vec]
         self.attack_params = dict(self.net.attack_params)
         self.trigger = self._trigger_params(data.train)
         self.workers = [self._participant(w, data.train) for w in plan.workers]
@@ -183,8 +183,7 @@ class SimNetwork:
             except NoAdmissibleCandidate:
                 result = None   # the round fails, as on chain: the model stays
         if result is not None:
-            self.previous_delta = result.model.to(torch.float64) - theta.to(torch.float64)
-            self.finals = (self.finals + [result.model])[-2:]
+            self.models = (self.models + [result.model])[-3:]
             self.global_vec = result.model
             for position, worker_index in enumerate(order):
                 weights[worker_index] = float(result.weights[position])
@@ -193,14 +192,13 @@ class SimNetwork:
         return record
 
     def step_before(self, spec) -> torch.Tensor | None:
-        """What the round gets as its previous step: robust_softmax's momentum takes the
-        step between the two latest final models, as on chain
-        (`protocol.round_inputs.previous_step`); centered clipping the last step."""
-        if spec.momentum:
-            if len(self.finals) < 2:
-                return None
-            return self.finals[-1].to(torch.float64) - self.finals[-2].to(torch.float64)
-        return self.previous_delta
+        """What the round gets as its previous step, the last model's step from the one
+        before: robust_softmax's momentum once two rounds are final, as on chain
+        (`protocol.round_inputs.previous_step`); centered clipping from the first final
+        round on (its step from the genesis model)."""
+        if len(self.models) < (3 if spec.momentum else 2):
+            return None
+        return self.models[-1].to(torch.float64) - self.models[-2].to(torch.float64)
 
     def collect_candidates(self, theta: torch.Tensor) -> tuple[list[int], torch.Tensor]:
         """(worker index of each candidate, (n, d) candidates) in submission order."""
