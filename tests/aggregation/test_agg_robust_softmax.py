@@ -257,10 +257,17 @@ def test_the_duplicate_split_divides_a_copy_s_weight_by_its_copies():
     honest = honest / honest.norm(dim=1, keepdim=True)
     cands = torch.cat([honest, honest[:1].repeat(2, 1)])     # row 0 sent three times
     r = reports([[0.0] * 6], [[1.0] * 6])
-    spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "split_duplicates": True})
+    spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "split_duplicates": True,
+                                                          "duplicate_power": 1})
     w = aggregate_round(RoundInputs(theta, cands, r), spec).weights.tolist()
     third = 1 / 3
     assert w == pytest.approx([third / 4, 1 / 4, 1 / 4, 1 / 4, third / 4, third / 4])
+    # The default power 2: the three copies together get a third of one weight.
+    default = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0})
+    w = aggregate_round(RoundInputs(theta, cands, r), default).weights.tolist()
+    ninth = 1 / 9 / (3 + 1 / 3)
+    assert w == pytest.approx([ninth, 0.3, 0.3, 0.3, ninth, ninth])
+    assert sum(w[i] for i in (0, 4, 5)) == pytest.approx(w[1] / 3)
     plain = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, "split_duplicates": False})
     assert aggregate_round(RoundInputs(theta, cands, r), plain).weights.tolist() == pytest.approx([1 / 6] * 6)
 

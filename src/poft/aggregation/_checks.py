@@ -9,6 +9,7 @@ is allowed, instead of a shape error deep inside torch.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -115,3 +116,28 @@ def averaged_median(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
     lo = s.select(dim, (k - 1) // 2)
     hi = s.select(dim, k // 2)
     return (lo + hi) / 2
+
+
+# Parameter checks for a rule's ``PARAMS`` table: each gives why a value is wrong, or None.
+
+def number_problem(low: float, high: float | None = None, *, low_open: bool = False,
+                   high_open: bool = False):
+    def problem(value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return "must be a number"
+        if value < low or (low_open and value == low):
+            return f"must be {'>' if low_open else '>='} {low:g}"
+        if high is not None and (value > high or (high_open and value == high)):
+            return f"must be {'<' if high_open else '<='} {high:g}"
+        return None
+    return problem
+
+
+def boolean_problem(value) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def one_of_problem(*choices):
+    def problem(value) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
+    return problem

@@ -45,7 +45,7 @@ floats in a fixed order:
     \mathcal A = \{i : C_i > z/\sqrt d,\ S_i, C_i \text{ finite}\}
 
     w_i = \frac{f_i \exp(S_i / T)}{\sum_{k \in \mathcal A} f_k \exp(S_k / T)}\ (i \in \mathcal A),\ 0 \text{ otherwise},
-    \qquad f_i = \frac{1}{k_i}\min\!\left(1, \frac{2c}{\lVert\delta_i\rVert}\right)^{2}
+    \qquad f_i = \frac{1}{k_i^{p}}\min\!\left(1, \frac{2c}{\lVert\delta_i\rVert}\right)^{2}
 
     \theta' = \theta + \sum_i w_i\,\bar\delta_i + \beta\,\Delta_{\text{prev}}
 
@@ -56,8 +56,11 @@ noise and scaled updates, which clipping makes look like honest ones, keep
 little weight and reward (the margin 2 leaves heterogeneous honest updates
 alone; with margin 1 and power 1 Dirichlet 0.1 lost up to 6 points); ``k_i``:
 the duplicate split, ``params.split_duplicates``: the number of candidates in
-the round equal to ``δ_i`` (:func:`duplicate_counts`), so colluders sending one
-vector share one weight; both on by default;
+the round equal to ``δ_i`` (:func:`duplicate_counts`), raised to
+``params.duplicate_power`` ``p`` (2 by default): at ``p = 1`` colluders sending one
+vector share one weight, at ``p = 2`` they share a ``1/k`` part of one, so copies
+cost them (honest workers, with their own data and seeds, never send copies);
+both on by default;
 ``κ``: ``params.score_floor``, off (0) by default (:data:`DEFAULT_SCORE_FLOOR`):
 with ``κ > 0`` contributions under ``κ`` of the loss count as ties, so the
 scores shrink with them and the weights become uniform as the updates agree,
@@ -109,7 +112,15 @@ import math
 
 import torch
 
-from poft.aggregation._checks import DTYPE, averaged_median, check_int, check_positive
+from poft.aggregation._checks import (
+    DTYPE,
+    averaged_median,
+    boolean_problem,
+    check_int,
+    check_positive,
+    number_problem,
+    one_of_problem,
+)
 
 DEFAULT_CLAMP = 10.0
 DEFAULT_TEMPERATURE = 3.0
@@ -118,39 +129,18 @@ DEFAULT_GATE_Z = 3.0
 DEFAULT_SCORE_FLOOR = 0.0
 DEFAULT_CLIP_DISCOUNT = True
 DEFAULT_SPLIT_DUPLICATES = True
+DEFAULT_DUPLICATE_POWER = 2.0
 DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole weight
-
-
-def _number(low: float, high: float | None = None, *, low_open: bool = False,
-            high_open: bool = False):
-    def problem(value) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return "must be a number"
-        if value < low or (low_open and value == low):
-            return f"must be {'>' if low_open else '>='} {low:g}"
-        if high is not None and (value > high or (high_open and value == high)):
-            return f"must be {'<' if high_open else '<='} {high:g}"
-        return None
-    return problem
-
-
-def _boolean(value) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
-
-
-def _one_of(*choices):
-    def problem(value) -> str | None:
-        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
-    return problem
 
 
 # The rule's parameters (``[aggregation] params``) and what each accepts; the config
 # checks them before a run starts (`param_problem`).
 PARAMS = {
-    "temperature": _number(0.0, low_open=True), "gate_z": _number(0.0),
-    "clamp": _number(0.0, low_open=True), "gate": _boolean, "clip": _boolean, "score": _one_of("contribution", "cosine"),
-    "cap": _number(1.0), "momentum": _number(0.0, 1.0, high_open=True),
-    "score_floor": _number(0.0), "clip_discount": _boolean, "split_duplicates": _boolean,
+    "temperature": number_problem(0.0, low_open=True), "gate_z": number_problem(0.0),
+    "clamp": number_problem(0.0, low_open=True), "gate": boolean_problem, "clip": boolean_problem, "score": one_of_problem("contribution", "cosine"),
+    "cap": number_problem(1.0), "momentum": number_problem(0.0, 1.0, high_open=True),
+    "score_floor": number_problem(0.0), "clip_discount": boolean_problem, "split_duplicates": boolean_problem,
+    "duplicate_power": number_problem(1.0),
 }
 
 
@@ -224,7 +214,7 @@ def robust_discount(deltas: torch.Tensor, admissible, factors: torch.Tensor,
                     params: dict) -> list[float] | None:
     """Each softmax term's factor (None: all 1): ``min(1, 2c/‖δ_i‖)²`` from the clip
     factor ``min(1, c/‖δ_i‖)`` (``clip_discount``, with clipping) over the number of
-    copies (``split_duplicates``, :func:`duplicate_counts`)."""
+    copies to the power ``duplicate_power`` (``split_duplicates``, :func:`duplicate_counts`)."""
     clip = params.get("clip", True)
     use_clip = clip and params.get("clip_discount", DEFAULT_CLIP_DISCOUNT)
     split = params.get("split_duplicates", DEFAULT_SPLIT_DUPLICATES)
@@ -233,7 +223,8 @@ def robust_discount(deltas: torch.Tensor, admissible, factors: torch.Tensor,
     # factors = min(1, c/‖δ‖), so min(1, 2·factor)² = min(1, 2c/‖δ‖)².
     out = [min(1.0, DISCOUNT_MARGIN * f) ** 2 for f in factors.tolist()] if use_clip else [1.0] * len(factors)
     if split:
-        out = [f / k for f, k in zip(out, duplicate_counts(deltas, admissible))]
+        power = params.get("duplicate_power", DEFAULT_DUPLICATE_POWER)
+        out = [f / k ** power for f, k in zip(out, duplicate_counts(deltas, admissible))]
     return out
 
 
@@ -370,11 +361,12 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
                    clamp: float = DEFAULT_CLAMP, gate: bool = True, clip: bool = True,
                    score: str = "contribution", gate_z: float = DEFAULT_GATE_Z,
                    cap: float | None = None, clip_discount: bool = DEFAULT_CLIP_DISCOUNT,
-                   split_duplicates: bool = DEFAULT_SPLIT_DUPLICATES) -> torch.Tensor:
+                   split_duplicates: bool = DEFAULT_SPLIT_DUPLICATES,
+                   duplicate_power: float = DEFAULT_DUPLICATE_POWER) -> torch.Tensor:
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
     ``gate``, ``clip`` (off: no discount either), ``clip_discount``, ``split_duplicates``
-    switch the rule's parts (ablations). ``f``: the uniform rule signature; not used.
+    (and its ``duplicate_power``) switch the rule's parts (ablations). ``f``: the uniform rule signature; not used.
     """
     from poft.aggregation._checks import as_matrix
     from poft.aggregation.softmax import softmax_rule
@@ -384,7 +376,7 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
     w, factors = robust_weights(reports, x, {
         "temperature": temperature, "clamp": clamp, "gate": gate, "clip": clip, "score": score,
         "gate_z": gate_z, "cap": cap, "clip_discount": clip_discount,
-        "split_duplicates": split_duplicates})
+        "split_duplicates": split_duplicates, "duplicate_power": duplicate_power})
     if clip:
         x = x * factors[:, None]
     if float(w.sum()) == 0.0:
@@ -395,5 +387,6 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 __all__ = ["PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
            "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
            "robust_weights",
-           "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT", "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM",
+           "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT", "DEFAULT_DUPLICATE_POWER",
+           "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM",
            "DEFAULT_SCORE_FLOOR", "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]

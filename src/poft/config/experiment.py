@@ -138,12 +138,12 @@ class AggregationSection:
                             "weights the candidates that pass the direction gate by softmax of "
                             "the median contribution, on updates clipped to the median norm "
                             "(params: temperature, gate_z, clamp, gate, clip, clip_discount, "
-                            "split_duplicates, score_floor, cap, momentum); softmax: the paper's "
-                            "SABFL, w = softmax(-L/T) of each candidate's validator-scored loss; "
-                            "mean: FedAvg (the plain average); median, trimmed_mean, krum, multi_krum, "
-                            "geometric_median, centered_clipping, bulyan: robust baselines "
-                            "over the admissible updates (rewarded uniformly); fltrust: "
-                            "`poft bench robustness` only (no ledger)")
+                            "split_duplicates, duplicate_power, score_floor, cap, momentum); "
+                            "softmax: the paper's SABFL, w = softmax(-L/T) of each candidate's "
+                            "validator-scored loss; mean: FedAvg (the plain average); median, "
+                            "trimmed_mean, krum, multi_krum, geometric_median, centered_clipping, "
+                            "bulyan: robust baselines over the admissible updates (rewarded "
+                            "uniformly); fltrust: `poft bench robustness` only (no ledger)")
     temperature: float = bounded(0.05, min=1e-9, doc="softmax temperature T (smaller: "
                                  "weight concentrates on the lowest losses)")
     params: dict = option(default_factory=dict, doc="extra parameters of the baseline rules, "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from poft.aggregation.robust_softmax import (
     DEFAULT_CLIP_DISCOUNT,
+    DEFAULT_DUPLICATE_POWER,
     DEFAULT_GATE_Z,
     DEFAULT_MOMENTUM,
     DEFAULT_SCORE_FLOOR,
@@ -129,7 +130,7 @@ def describe_network(config: ExperimentConfig, net: NetworkSection) -> dict:
         params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
                   "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
                   "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
-                  **agg.params}
+                  "duplicate_power": DEFAULT_DUPLICATE_POWER, **agg.params}
     else:
         params = dict(agg.params)
     return {
