@@ -18,8 +18,10 @@ SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "ga
 # (file, label suffix of its robust_softmax rows); later files win on the same
 # (rule, attack, partition, seed). The first screening ran robust_softmax at T = 1;
 # t3.csv at T = 3 without momentum; momentum.csv at T = 3 with server momentum 0.5;
-# discount.csv is the rule as it is now (T = 3, momentum 0.5, the clip discount, the
-# gated clipping radius and the duplicate split: the defaults).
+# discount.csv added the clip discount, the gated clipping radius and the duplicate
+# split (copies sharing one weight); copies.csv reran the six attacks that send copies
+# with duplicate_power 2 (the other attacks' cells cannot change): together they are
+# the rule as it is now. momentum07.csv is the slice at server momentum 0.7 (not chosen).
 SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("base.csv", " [T=1]"), ("v2.csv", " [T=1]"), ("d05.csv", " [T=1]"),
            ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
@@ -29,8 +31,9 @@ SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            # the first momentum screening: Δ_prev from round 2 on (now from round 3)
            ("momentum-prototype.csv", " [momentum prototype]"),
            ("momentum.csv", " [momentum, no discount/split]"),
-           ("discount.csv", "")]
-RULES = ["robust_softmax", "robust_softmax [momentum, no discount/split]",
+           ("discount.csv", ""), ("copies.csv", ""),
+           ("momentum07.csv", " [β=0.7]")]
+RULES = ["robust_softmax", "robust_softmax [β=0.7]", "robust_softmax [momentum, no discount/split]",
          "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
          "robust_softmax [T=1, cap 2]",
          "robust_softmax [cap 1: gated clipped mean]", "robust_softmax [T=1, gate at 0]",
@@ -117,9 +120,10 @@ def grid_tables(cells):
 
 
 def worst_table(cells, stat=final):
-    """robust_softmax (now, before the discount and split, without momentum, and at
-    T = 1) vs FLTrust vs centered clipping: worst case and clean per cell."""
-    rules = ["robust_softmax", "robust_softmax [momentum, no discount/split]",
+    """robust_softmax (now, at β = 0.7, before the discount and split, without momentum,
+    and at T = 1) vs FLTrust vs centered clipping: worst case and clean per cell."""
+    rules = ["robust_softmax", "robust_softmax [β=0.7]",
+             "robust_softmax [momentum, no discount/split]",
              "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
              "fltrust", "centered_clipping"]
     REQUIRED = {"robust_softmax", "fltrust", "centered_clipping"}   # the others: where they ran
