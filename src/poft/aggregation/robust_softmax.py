@@ -137,10 +137,11 @@ DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole wei
 # checks them before a run starts (`param_problem`).
 PARAMS = {
     "temperature": number_problem(0.0, low_open=True), "gate_z": number_problem(0.0),
-    "clamp": number_problem(0.0, low_open=True), "gate": boolean_problem, "clip": boolean_problem, "score": one_of_problem("contribution", "cosine"),
+    "clamp": number_problem(0.0, low_open=True), "gate": boolean_problem,
+    "clip": boolean_problem, "score": one_of_problem("contribution", "cosine"),
     "cap": number_problem(1.0), "momentum": number_problem(0.0, 1.0, high_open=True),
-    "score_floor": number_problem(0.0), "clip_discount": boolean_problem, "split_duplicates": boolean_problem,
-    "duplicate_power": number_problem(1.0),
+    "score_floor": number_problem(0.0), "clip_discount": boolean_problem,
+    "split_duplicates": boolean_problem, "duplicate_power": number_problem(1.0),
 }
 
 
@@ -366,7 +367,8 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
     ``gate``, ``clip`` (off: no discount either), ``clip_discount``, ``split_duplicates``
-    (and its ``duplicate_power``) switch the rule's parts (ablations). ``f``: the uniform rule signature; not used.
+    (and its ``duplicate_power``) switch the rule's parts (ablations). ``f``: the uniform
+    rule signature; not used.
     """
     from poft.aggregation._checks import as_matrix
     from poft.aggregation.softmax import softmax_rule
