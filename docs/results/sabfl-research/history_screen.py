@@ -11,6 +11,7 @@ the sum of worker ``i``'s updates so far and ``cs`` the cosines between the
 ``v_i < v_j``; ``α_i = 1 − max_j cs_ij``, divided by its maximum, then
 ``ln(α / (1 − α)) + 0.5`` clipped to [0, 1]. MODE ``mad``: weight 0 for the
 workers whose ``v_i`` is more than three scaled MADs above the median ``v``.
+MODE ``mad_round``: the same rule on the round's own updates (no history).
 MODE ``none``: the rule as it is. The weights are multiplied by the factor and
 normalised again; the miner would need each worker's history, which is
 derivable from the committed updates of the earlier rounds but is not wired
@@ -59,7 +60,7 @@ def mad_outliers(history: torch.Tensor) -> torch.Tensor:
     return (v <= median + 3 * mad).double()
 
 
-FACTORS = {"foolsgold": foolsgold, "mad": mad_outliers, "none": None}
+FACTORS = {"foolsgold": foolsgold, "mad": mad_outliers, "mad_round": mad_outliers, "none": None}
 
 
 def with_history(mode):
@@ -70,7 +71,8 @@ def with_history(mode):
         h = HISTORY.get("H")
         HISTORY["H"] = x.clone() if h is None or h.shape != x.shape else h + x
         if FACTORS[mode] is not None and float(w.sum()) > 0:
-            scaled = w * FACTORS[mode](HISTORY["H"])
+            basis = x if mode == "mad_round" else HISTORY["H"]
+            scaled = w * FACTORS[mode](basis)
             if float(scaled.sum()) > 0:
                 w = scaled / scaled.sum()
         return w, clip
