@@ -18,6 +18,7 @@ derivable from the committed updates of the earlier rounds but is not wired
 into the protocol: hence a screening script. A cell's candidates come in the
 same worker order every round, so a row position is a worker.
 """
+import functools
 import sys
 
 import torch
@@ -52,12 +53,13 @@ def foolsgold(history: torch.Tensor) -> torch.Tensor:
     return torch.nan_to_num(alpha, nan=0.0, posinf=1.0, neginf=0.0).clamp(0, 1)
 
 
-def mad_outliers(history: torch.Tensor) -> torch.Tensor:
-    """0 for a worker whose history is an outlier in likeness to another's, else 1."""
+def mad_outliers(history: torch.Tensor, k: float = 3.0) -> torch.Tensor:
+    """0 for a worker whose history is an outlier in likeness to another's (more than
+    ``k`` scaled MADs above the median maximum cosine), else 1."""
     v = max_similarity(history).max(dim=1).values
     median = v.median()
     mad = 1.4826 * (v - median).abs().median()
-    return (v <= median + 3 * mad).double()
+    return (v <= median + k * mad).double()
 
 
 FACTORS = {"foolsgold": foolsgold, "mad": mad_outliers, "mad_round": mad_outliers, "none": None}
@@ -80,8 +82,12 @@ def with_history(mode):
 
 
 def main(argv):
-    """``poft bench robustness`` (same flags) with the ``MODE`` history factor."""
+    """``poft bench robustness`` (same flags) with the ``MODE`` history factor
+    (``mad:K`` / ``mad_round:K``: ``K`` MADs instead of 3)."""
     mode, rest = argv[0], argv[1:]
+    if ":" in mode and mode.split(":")[0] in ("mad", "mad_round"):
+        mode, k = mode.split(":")
+        FACTORS[mode] = functools.partial(mad_outliers, k=float(k))
     if mode not in FACTORS:
         raise SystemExit(f"MODE must be one of {', '.join(FACTORS)}; got {mode!r}")
     aggregate.robust_weights = with_history(mode)
