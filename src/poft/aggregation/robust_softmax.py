@@ -131,6 +131,11 @@ DEFAULT_CLIP_DISCOUNT = True
 DEFAULT_SPLIT_DUPLICATES = True
 DEFAULT_DUPLICATE_POWER = 2.0
 DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole weight
+# The defaults a run's summary reports beside the parameters a config sets.
+DEFAULTS = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
+            "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
+            "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
+            "duplicate_power": DEFAULT_DUPLICATE_POWER}
 
 
 # The rule's parameters (``[aggregation] params``) and what each accepts; the config
@@ -386,7 +391,7 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
     return softmax_rule(x, w)
 
 
-__all__ = ["PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
+__all__ = ["DEFAULTS", "PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
            "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
            "robust_weights",
            "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT", "DEFAULT_DUPLICATE_POWER",

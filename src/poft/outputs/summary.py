@@ -17,15 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from poft.aggregation.robust_softmax import (
-    DEFAULT_CLIP_DISCOUNT,
-    DEFAULT_DUPLICATE_POWER,
-    DEFAULT_GATE_Z,
-    DEFAULT_MOMENTUM,
-    DEFAULT_SCORE_FLOOR,
-    DEFAULT_SPLIT_DUPLICATES,
-    DEFAULT_TEMPERATURE,
-)
+from poft.aggregation.robust_softmax import DEFAULTS as ROBUST_SOFTMAX_DEFAULTS
 from poft.config.experiment import ExperimentConfig, NetworkSection
 from poft.outputs.economics import CLASSES, ROLES, gas_by_role
 
@@ -127,10 +119,7 @@ def describe_network(config: ExperimentConfig, net: NetworkSection) -> dict:
     if rule == "softmax":
         params = {"temperature": agg.temperature, **agg.params}
     elif rule == "robust_softmax":      # its defaults are the rule's, not the section's
-        params = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
-                  "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
-                  "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
-                  "duplicate_power": DEFAULT_DUPLICATE_POWER, **agg.params}
+        params = {**ROBUST_SOFTMAX_DEFAULTS, **agg.params}
     else:
         params = dict(agg.params)
     return {
