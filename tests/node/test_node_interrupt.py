@@ -17,9 +17,10 @@ from poft.drivers.node.supervisor import poft_command
 pytestmark = pytest.mark.anvil
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """PIDs whose command line names `text` (the test's unique output folder)."""
-    found = []
+def processes_mentioning(text: str) -> dict[int, str]:
+    """{PID: command line} of the live processes whose command line names `text` (the
+    test's unique output folder)."""
+    found = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
@@ -27,16 +28,8 @@ def processes_mentioning(text: str) -> list[int]:
         except OSError:
             continue
         if text in cmdline and not zombie:
-            found.append(int(proc.name))
+            found[int(proc.name)] = cmdline.replace("\0", " ")
     return found
-
-
-def command_line(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace")
-    except OSError:
-        return f"{pid}: gone"
 
 
 def test_ctrl_c_stops_nodes_store_and_chains(tmp_path):
@@ -69,6 +62,6 @@ def test_ctrl_c_stops_nodes_store_and_chains(tmp_path):
     while processes_mentioning(str(out)) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = processes_mentioning(str(out))
-    assert left == [], [command_line(pid) for pid in left]
+    assert left == {}, left
     anvil = json.loads((out / "deployment.json").read_text())["networks"]["solo"]["anvil"]
     assert anvil["pid"] is None and not is_our_anvil(anvil.get("pid") or 0, anvil["port"])
