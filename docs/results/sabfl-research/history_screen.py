@@ -62,35 +62,38 @@ def mad_outliers(history: torch.Tensor, k: float = 3.0) -> torch.Tensor:
     return (v <= median + k * mad).double()
 
 
-FACTORS = {"foolsgold": foolsgold, "mad": mad_outliers, "mad_round": mad_outliers, "none": None}
-
-
-def with_history(mode):
-    """robust_weights, then multiplied by the ``mode`` factor of the running history."""
+def with_history(factor, *, on_round: bool = False):
+    """robust_weights, then multiplied by ``factor`` of the running history (of the
+    round's own updates with ``on_round``); ``factor`` None: the rule as it is."""
     def weights(reports, deltas, params, admissible=None):
         w, clip = rule_weights(reports, deltas, params, admissible)
         x = torch.nan_to_num(deltas.double(), nan=0.0, posinf=0.0, neginf=0.0)
         h = HISTORY.get("H")
         HISTORY["H"] = x.clone() if h is None or h.shape != x.shape else h + x
-        if FACTORS[mode] is not None and float(w.sum()) > 0:
-            basis = x if mode == "mad_round" else HISTORY["H"]
-            scaled = w * FACTORS[mode](basis)
+        if factor is not None and float(w.sum()) > 0:
+            scaled = w * factor(x if on_round else HISTORY["H"])
             if float(scaled.sum()) > 0:
                 w = scaled / scaled.sum()
         return w, clip
     return weights
 
 
+def parse_mode(mode: str):
+    """(factor, on_round) for a MODE: foolsgold, mad[:K], mad_round[:K] or none."""
+    name, _, k = mode.partition(":")
+    if name in ("mad", "mad_round"):
+        return functools.partial(mad_outliers, k=float(k or 3.0)), name == "mad_round"
+    if name in ("foolsgold", "none") and not k:
+        return (foolsgold if name == "foolsgold" else None), False
+    raise SystemExit(f"MODE must be foolsgold, mad[:K], mad_round[:K] or none; got {mode!r}")
+
+
 def main(argv):
     """``poft bench robustness`` (same flags) with the ``MODE`` history factor
     (``mad:K`` / ``mad_round:K``: ``K`` MADs instead of 3)."""
     mode, rest = argv[0], argv[1:]
-    if ":" in mode and mode.split(":")[0] in ("mad", "mad_round"):
-        mode, k = mode.split(":")
-        FACTORS[mode] = functools.partial(mad_outliers, k=float(k))
-    if mode not in FACTORS:
-        raise SystemExit(f"MODE must be one of {', '.join(FACTORS)}; got {mode!r}")
-    aggregate.robust_weights = with_history(mode)
+    factor, on_round = parse_mode(mode)
+    aggregate.robust_weights = with_history(factor, on_round=on_round)
     simulate = robustness.simulate
 
     def fresh_history(config):
