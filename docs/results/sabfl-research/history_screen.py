@@ -13,10 +13,11 @@ the sum of worker ``i``'s updates so far and ``cs`` the cosines between the
 workers whose ``v_i`` is more than three scaled MADs above the median ``v``.
 MODE ``mad_round``: the same rule on the round's own updates (no history).
 MODE ``none``: the rule as it is. The weights are multiplied by the factor and
-normalised again; the miner would need each worker's history, which is
-derivable from the committed updates of the earlier rounds but is not wired
-into the protocol: hence a screening script. A cell's candidates come in the
-same worker order every round, so a row position is a worker.
+normalised again. A cell's candidates come in the same worker order every
+round, so a row position is a worker. ``mad`` is now the rule itself
+(``params.history``, :mod:`poft.aggregation.history`, wired into every role);
+this script turns the rule's own history test off and applies its factor on
+the unsketched sums, which is how the screens in sabfl-research.md ran.
 """
 import functools
 import sys
@@ -65,8 +66,8 @@ def mad_outliers(history: torch.Tensor, k: float = 3.0) -> torch.Tensor:
 def with_history(factor, *, on_round: bool = False):
     """robust_weights, then multiplied by ``factor`` of the running history (of the
     round's own updates with ``on_round``); ``factor`` None: the rule as it is."""
-    def weights(reports, deltas, params, admissible=None):
-        w, clip = rule_weights(reports, deltas, params, admissible)
+    def weights(reports, deltas, params, admissible=None, history=None):
+        w, clip = rule_weights(reports, deltas, params, admissible)    # its own test off
         x = torch.nan_to_num(deltas.double(), nan=0.0, posinf=0.0, neginf=0.0)
         h = HISTORY.get("H")
         HISTORY["H"] = x.clone() if h is None or h.shape != x.shape else h + x

@@ -45,7 +45,7 @@ floats in a fixed order:
     \mathcal A = \{i : C_i > z/\sqrt d,\ S_i, C_i \text{ finite}\}
 
     w_i = \frac{f_i \exp(S_i / T)}{\sum_{k \in \mathcal A} f_k \exp(S_k / T)}\ (i \in \mathcal A),\ 0 \text{ otherwise},
-    \qquad f_i = \frac{1}{k_i^{p}}\min\!\left(1, \frac{2c}{\lVert\delta_i\rVert}\right)^{2}
+    \qquad f_i = \frac{h_i}{k_i^{p}}\min\!\left(1, \frac{2c}{\lVert\delta_i\rVert}\right)^{2}
 
     \theta' = \theta + \sum_i w_i\,\bar\delta_i + \beta\,\Delta_{\text{prev}}
 
@@ -60,7 +60,10 @@ the round equal to ``δ_i`` (:func:`duplicate_counts`), raised to
 ``params.duplicate_power`` ``p`` (2 by default): at ``p = 1`` colluders sending one
 vector share one weight, at ``p = 2`` they share a ``1/k`` part of one, so copies
 cost them (honest workers, with their own data and seeds, never send copies);
-both on by default;
+both on by default; ``h_i``: the history test, ``params.history`` (on by default):
+0 for a worker whose running sum of updates is an outlier in likeness to another
+worker's (:mod:`poft.aggregation.history`; backdoor colluders on heterogeneous
+data, who look like honest specialists within any one round), else 1;
 ``κ``: ``params.score_floor``, off (0) by default (:data:`DEFAULT_SCORE_FLOOR`):
 with ``κ > 0`` contributions under ``κ`` of the loss count as ties, so the
 scores shrink with them and the weights become uniform as the updates agree,
@@ -121,6 +124,8 @@ from poft.aggregation._checks import (
     number_problem,
     one_of_problem,
 )
+from poft.aggregation.capping import capped_shares
+from poft.aggregation.history import DEFAULT_HISTORY_MADS, history_factors, sketch
 
 DEFAULT_CLAMP = 10.0
 DEFAULT_TEMPERATURE = 3.0
@@ -130,12 +135,14 @@ DEFAULT_SCORE_FLOOR = 0.0
 DEFAULT_CLIP_DISCOUNT = True
 DEFAULT_SPLIT_DUPLICATES = True
 DEFAULT_DUPLICATE_POWER = 2.0
+DEFAULT_HISTORY = True
 DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole weight
 # The defaults a run's summary reports beside the parameters a config sets.
 DEFAULTS = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
             "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
             "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
-            "duplicate_power": DEFAULT_DUPLICATE_POWER}
+            "duplicate_power": DEFAULT_DUPLICATE_POWER, "history": DEFAULT_HISTORY,
+            "history_mads": DEFAULT_HISTORY_MADS}
 
 
 # The rule's parameters (``[aggregation] params``) and what each accepts; the config
@@ -147,6 +154,7 @@ PARAMS = {
     "cap": number_problem(1.0), "momentum": number_problem(0.0, 1.0, high_open=True),
     "score_floor": number_problem(0.0), "clip_discount": boolean_problem,
     "split_duplicates": boolean_problem, "duplicate_power": number_problem(1.0),
+    "history": boolean_problem, "history_mads": number_problem(0.0, low_open=True),
 }
 
 
@@ -257,33 +265,6 @@ def _reduce(reports: torch.Tensor, n: int, clamp: float) -> tuple[list[float], l
     return averaged_median(value, dim=0).tolist(), averaged_median(cos, dim=0).tolist()
 
 
-def capped_shares(terms: list[float], cap: float) -> list[float]:
-    """``terms`` (non-negative, some positive) normalised to sum 1 with no share above
-    ``cap / m`` (``m``: the number of positive terms; ``cap >= 1``): shares over the cap
-    are fixed at it and the rest is shared out again in proportion to the terms
-    (water-filling), in a fixed order with Python floats."""
-    live = [i for i, t in enumerate(terms) if t > 0.0]
-    limit = cap / len(live)
-    shares = [0.0] * len(terms)
-    fixed: set[int] = set()
-    while True:
-        free = [i for i in live if i not in fixed]
-        mass = 1.0 - limit * len(fixed)
-        if not free or mass <= 0.0:
-            break
-        total = math.fsum(terms[i] for i in free)
-        over = [i for i in free if terms[i] / total * mass > limit]
-        if not over:
-            for i in free:
-                shares[i] = terms[i] / total * mass
-            break
-        fixed.update(over)
-    for i in fixed:
-        shares[i] = limit
-    total = math.fsum(shares)
-    return [x / total for x in shares]
-
-
 def _passing(reports, n: int, *, clamp: float, gate: bool, score: str, admissible,
              dim: int | None, gate_z: float) -> tuple[list[float], list[float], list[bool]]:
     """The median scores ``S``, cosines ``C`` and which candidates are in ``𝒜``."""
@@ -343,11 +324,13 @@ def _softmax_of(value: list[float], cos: list[float], ok: list[bool], *, tempera
     return torch.tensor([t / total for t in terms], dtype=DTYPE)
 
 
-def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
+                   history: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The weights and each row's clip factor ``min(1, c/‖δ_i‖)`` (``c``: the median
     norm in ``𝒜``, else of the admissible rows) from the ``(v, 2n)`` reports, the
-    ``(n, d)`` deltas and the rule's ``params``, reducing the reports once."""
+    ``(n, d)`` deltas and the rule's ``params``, reducing the reports once.
+    ``history``: the ``(n, k)`` sketched sums of each candidate's worker's updates in
+    the earlier final rounds (:func:`poft.aggregation.history.sketch`), for ``h_i``."""
     n, dim = deltas.shape
     value, cos, ok = _passing(reports, n, clamp=params.get("clamp", DEFAULT_CLAMP),
                               gate=params.get("gate", True),
@@ -357,9 +340,16 @@ def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None
     # The clipping radius comes from the candidates past the gate, so that updates the
     # gate refuses (IPM's short ones, noise's long ones) cannot move it.
     factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
+    discount = robust_discount(deltas, admissible, factors, params)
+    if history is not None and params.get("history", DEFAULT_HISTORY):
+        outliers = history_factors(history + sketch(deltas, history.shape[1]),
+                                   params.get("history_mads", DEFAULT_HISTORY_MADS))
+        # Unless it would refuse every candidate past the gate (no proposal at all).
+        if any(h and k for h, k in zip(outliers, ok)):
+            discount = [h * f for h, f in zip(outliers, discount or [1.0] * n)]
     weights = _softmax_of(value, cos, ok, temperature=params.get("temperature", DEFAULT_TEMPERATURE),
                           score=params.get("score", "contribution"), cap=params.get("cap"),
-                          discount=robust_discount(deltas, admissible, factors, params))
+                          discount=discount)
     return weights, factors
 
 
@@ -393,7 +383,6 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 
 __all__ = ["DEFAULTS", "PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
            "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
-           "robust_weights",
-           "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT", "DEFAULT_DUPLICATE_POWER",
-           "DEFAULT_GATE_Z", "DEFAULT_MOMENTUM",
+           "robust_weights", "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT",
+           "DEFAULT_DUPLICATE_POWER", "DEFAULT_GATE_Z", "DEFAULT_HISTORY", "DEFAULT_MOMENTUM",
            "DEFAULT_SCORE_FLOOR", "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]

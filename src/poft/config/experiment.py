@@ -10,10 +10,7 @@ Example (examples/quickstart.toml)::
 
     [experiment]
     name = "quickstart"
-    rounds = 8
-
-    [data]
-    dataset = "fashion_mnist"
+    rounds = 8               # on Fashion-MNIST, the default dataset
 
     [[networks]]
     name = "alpha"
@@ -138,7 +135,8 @@ class AggregationSection:
                             "weights the candidates that pass the direction gate by softmax of "
                             "the median contribution, on updates clipped to the median norm "
                             "(params: temperature, gate_z, clamp, gate, clip, clip_discount, "
-                            "split_duplicates, duplicate_power, score_floor, cap, momentum); "
+                            "split_duplicates, duplicate_power, history, history_mads, "
+                            "score_floor, cap, momentum); "
                             "softmax: the paper's SABFL, w = softmax(-L/T) of each candidate's "
                             "validator-scored loss; mean: FedAvg (the plain average); median, "
                             "trimmed_mean, krum, multi_krum, geometric_median, centered_clipping, "

@@ -64,6 +64,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from poft.aggregation.history import SKETCH_DIM, sketch
 from poft.aggregation.robust_softmax import scoring_options
 from poft.attacks import CONTEXT, DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
 from poft.config.experiment import ExperimentConfig
@@ -120,6 +121,9 @@ class SimNetwork:
         self.global_vec = flatten(self.template)
         # The network's models, last three: the genesis model, then each final one.
         self.models: list[torch.Tensor] = [self.global_vec]
+        # Each worker's sketched sum of updates over the final rounds, as the chain's
+        # roles derive it (`protocol.worker_history`): robust_softmax's history test.
+        self.histories: dict[int, torch.Tensor] = {}
         self.attack_params = dict(self.net.attack_params)
         self.trigger = self._trigger_params(data.train)
         self.workers = [self._participant(w, data.train) for w in plan.workers]
@@ -178,11 +182,14 @@ class SimNetwork:
         with self.timer.phase("aggregate"):
             spec = self.round_spec(theta, candidates, reference)
             try:
-                result = aggregate_round(RoundInputs(theta, candidates, losses,
-                                                     self.step_before(spec)), spec)
+                result = aggregate_round(RoundInputs(
+                    theta, candidates, losses, self.step_before(spec),
+                    self.history_before(order) if spec.uses_history else None), spec)
             except NoAdmissibleCandidate:
                 result = None   # the round fails, as on chain: the model stays
         if result is not None:
+            if spec.uses_history:
+                self.fold_history(order, theta, candidates)
             self.models = (self.models + [result.model])[-3:]
             self.global_vec = result.model
             for position, worker_index in enumerate(order):
@@ -190,6 +197,19 @@ class SimNetwork:
         record = self.record(round_id, weights)
         self.result.add(record)
         return record
+
+    def history_before(self, order: list[int]) -> torch.Tensor:
+        """(n, k) histories of the round's candidates' workers (zero: none yet)."""
+        zero = torch.zeros(min(SKETCH_DIM, len(self.global_vec)), dtype=torch.float64)
+        return torch.stack([self.histories.get(i, zero) for i in order])
+
+    def fold_history(self, order: list[int], theta: torch.Tensor,
+                     candidates: torch.Tensor) -> None:
+        """Add a final round's updates to their workers' histories."""
+        rows = sketch(candidates.to(torch.float64) - theta.to(torch.float64))
+        for position, worker_index in enumerate(order):
+            previous = self.histories.get(worker_index)
+            self.histories[worker_index] = rows[position] if previous is None else previous + rows[position]
 
     def step_before(self, spec) -> torch.Tensor | None:
         """What the round gets as its previous step, the last model's step from the one

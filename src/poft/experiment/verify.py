@@ -29,6 +29,7 @@ from poft.ledger.eip712 import checkpoint_digest, recover
 from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache, collect_round_inputs
+from poft.protocol.worker_history import WorkerHistory
 from poft.store import StoreError, open_store, parse_location
 
 
@@ -97,6 +98,8 @@ class LineageVerifier:
             self.networks[name] = (client, entry)
         self.result = VerifyResult(recomputed=recompute)
         self.checked: set[tuple[str, int]] = set()
+        # The workers' histories per network, for rounds recomputed tip first.
+        self.histories: dict[str, WorkerHistory] = {}
 
     def verify_file(self, model_file: str | Path) -> VerifyResult:
         blob = read_model(model_file)
@@ -146,7 +149,7 @@ class LineageVerifier:
             if cand.is_import:
                 self.verify_import(client, cand, depth + 2)
         if self.recompute:
-            self.recompute_round(client, entry, round_id, cp, depth + 1)
+            self.recompute_round(name, round_id, cp, depth + 1)
         parent_round = self.round_of_parent(client, cp.parent_root, round_id)
         if parent_round is None:
             say("parent: the network's genesis model", depth + 1)
@@ -202,7 +205,17 @@ class LineageVerifier:
             return client.checkpoint(parent_round).uri
         return entry["genesis_uri"]
 
-    def recompute_round(self, client, entry, round_id, cp, depth) -> None:
+    def history_of(self, name: str, spec: AggregationSpec) -> WorkerHistory | None:
+        """The network's workers' histories, kept across the rounds this run recomputes."""
+        if not spec.uses_history:
+            return None
+        if name not in self.histories:
+            genesis_uri = self.networks[name][1]["genesis_uri"]
+            self.histories[name] = WorkerHistory(genesis_uri, keep_rounds=True)
+        return self.histories[name]
+
+    def recompute_round(self, name: str, round_id, cp, depth) -> None:
+        client, entry = self.networks[name]
         spec = AggregationSpec(**entry["aggregation"])
         parent_uri = self.parent_uri(client, entry, cp.parent_root, round_id)
         template = load_canonical(self.store.get(parse_location(parent_uri)))
@@ -211,7 +224,8 @@ class LineageVerifier:
         parent = codec.fetch(self.store, cp.parent_root, parent_uri, fingerprint)
         final = codec.fetch(self.store, cp.model_root, cp.uri, fingerprint)
         inputs = collect_round_inputs(client, self.store, codec, round_id, parent, fingerprint,
-                                      CandidateCache(), with_previous_step=spec.momentum > 0)
+                                      CandidateCache(), with_previous_step=spec.momentum > 0,
+                                      history=self.history_of(name, spec))
         expected = aggregate_round(inputs, spec)
         if not matches(final, expected.model, spec.tolerance):
             gap = float((final - expected.model).abs().max())

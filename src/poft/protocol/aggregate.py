@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from poft.aggregation import get_rule
-from poft.aggregation.robust_softmax import DEFAULT_MOMENTUM, robust_weights
+from poft.aggregation.robust_softmax import DEFAULT_HISTORY, DEFAULT_MOMENTUM, robust_weights
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
 from poft.errors import PoftError
 from poft.ledger import weights_to_fixed
@@ -60,6 +60,23 @@ class AggregationSpec:
             return 0.0
         return float(self.params.get("momentum", DEFAULT_MOMENTUM))
 
+    @property
+    def uses_history(self) -> bool:
+        """Whether the rule weighs each worker's history (robust_softmax's ``history``)."""
+        return self.rule == "robust_softmax" and bool(self.params.get("history", DEFAULT_HISTORY))
+
+
+def history_for(spec: AggregationSpec, history):
+    """`history` (a `protocol.worker_history.WorkerHistory`) when the rule weighs the
+    workers' histories, else None; a role that needs one and has none is a wiring
+    error (it would compute other weights than its peers)."""
+    if not spec.uses_history:
+        return None
+    if history is None:
+        raise ValueError("robust_softmax with history = true needs the network's "
+                         "WorkerHistory (poft.protocol.worker_history)")
+    return history
+
 
 @dataclass(frozen=True)
 class RoundInputs:
@@ -70,6 +87,9 @@ class RoundInputs:
     # robust_softmax's momentum, where it is the step between the two latest final
     # models (`round_inputs.previous_step`): None before two rounds finalized.
     previous_delta: torch.Tensor | None = None
+    # robust_softmax's history test: (n, k) sketched sums of each candidate's owner's
+    # updates in the network's earlier final rounds (`protocol.worker_history`); None: off.
+    history: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +135,8 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     validators' (v, 2n) reports [contributions, cosines]; a candidate is admissible
     when its parameters are finite. Weights: softmax of the median contribution over
     the admissible candidates whose median cosine is > gate_z/√d, each term multiplied by
-    min(1, 2c/‖δ‖)² and divided by its number of exact copies (`robust_discount`); the
+    min(1, 2c/‖δ‖)², divided by its number of exact copies (`robust_discount`) and
+    zeroed when its worker's history is an outlier in likeness (`inputs.history`); the
     model moves by the weighted sum of the admissible deltas clipped to `c`, the median
     norm of the candidates past the gate."""
     n = inputs.candidates.shape[0]
@@ -129,7 +150,8 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     theta = inputs.global_vec.to(torch.float64)
     deltas = inputs.candidates.to(torch.float64) - theta
     deltas = torch.where(admissible[:, None], deltas, torch.zeros_like(deltas))
-    weights, factors = robust_weights(reports, deltas, spec.params, admissible)
+    weights, factors = robust_weights(reports, deltas, spec.params, admissible,
+                                      history=inputs.history if spec.uses_history else None)
     if spec.params.get("clip", True):
         deltas = deltas * factors[:, None]
     if float(weights.sum()) == 0.0:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from poft.protocol.aggregate import AggregationSpec, RoundAggregate, aggregate_round
+from poft.protocol.aggregate import AggregationSpec, RoundAggregate, aggregate_round, history_for
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache, collect_round_inputs
 from poft.protocol.timing import NULL_TIMER, PhaseTimer
@@ -22,8 +22,11 @@ from poft.protocol.timing import NULL_TIMER, PhaseTimer
 
 class Miner:
     def __init__(self, ledger, store, codec: ModelCodec, spec: AggregationSpec, *,
-                 malicious: bool = False, seed: int = 0, timer: PhaseTimer = NULL_TIMER):
+                 malicious: bool = False, seed: int = 0, timer: PhaseTimer = NULL_TIMER,
+                 history=None):
+        """`history`: the network's `WorkerHistory`, when the rule weighs it."""
         self.ledger, self.store, self.codec, self.spec = ledger, store, codec, spec
+        self.history = history_for(spec, history)
         self.malicious = malicious
         self.generator = torch.Generator().manual_seed(seed)
         self.timer = timer
@@ -40,7 +43,8 @@ class Miner:
         with self.timer.phase("aggregate"):
             inputs = collect_round_inputs(self.ledger, self.store, self.codec, round_id,
                                           parent, head.fingerprint, self.cache,
-                                          with_previous_step=self.spec.momentum > 0)
+                                          with_previous_step=self.spec.momentum > 0,
+                                          history=self.history)
             result = aggregate_round(inputs, self.spec)
         model = result.model
         if self.malicious:

@@ -91,13 +91,19 @@ def previous_step(ledger, store, codec: ModelCodec, round_id: int, parent_vec: t
 
 def collect_round_inputs(ledger, store, codec: ModelCodec, round_id: int,
                          parent_vec: torch.Tensor, fingerprint: bytes,
-                         cache: CandidateCache, *, with_previous_step: bool = False
-                         ) -> RoundInputs:
+                         cache: CandidateCache, *, with_previous_step: bool = False,
+                         history=None) -> RoundInputs:
     """The committed inputs of round `round_id`; `with_previous_step` adds the last
-    step between final models (robust_softmax's momentum needs it)."""
+    step between final models (robust_softmax's momentum needs it), `history` (a
+    `protocol.worker_history.WorkerHistory`) each candidate's owner's history."""
     step = (previous_step(ledger, store, codec, round_id, parent_vec, fingerprint)
             if with_previous_step else None)
-    return RoundInputs(global_vec=parent_vec,
-                       candidates=load_candidates(ledger, store, codec, round_id,
-                                                  fingerprint, cache),
-                       losses=load_reports(ledger, round_id), previous_delta=step)
+    records = ledger.candidates(round_id)
+    candidates = load_candidates(ledger, store, codec, round_id, fingerprint, cache, records)
+    sums = None
+    if history is not None:
+        sums = history.before(ledger, store, codec, round_id, fingerprint, records)
+        history.remember(round_id, records, parent_vec, candidates)
+    return RoundInputs(global_vec=parent_vec, candidates=candidates,
+                       losses=load_reports(ledger, round_id), previous_delta=step,
+                       history=sums)

@@ -10,26 +10,17 @@ uses it for the weights it writes to metrics.jsonl.
 from __future__ import annotations
 
 from poft.protocol.aggregate import AggregationSpec, RoundAggregate, aggregate_round
+from poft.protocol.finals import parent_uri
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache, collect_round_inputs
-
-
-def finalized_rounds(ledger) -> dict[int, dict]:
-    """round -> its RoundFinalized event (model_root, parent_root, uri, ...)."""
-    return {e["round"]: e for e in ledger.events("RoundFinalized")}
-
-
-def parent_uri(ledger, parent_root: bytes, round_id: int, genesis_uri: str,
-               finals: dict[int, dict] | None = None) -> str:
-    """Where the parent model of `round_id` is stored (a locator; bytes are checked by root)."""
-    finals = finalized_rounds(ledger) if finals is None else finals
-    earlier = [e for r, e in finals.items() if r < round_id and e["model_root"] == parent_root]
-    return max(earlier, key=lambda e: e["round"])["uri"] if earlier else genesis_uri
+from poft.protocol.worker_history import WorkerHistory
 
 
 def recompute_round(ledger, store, codec: ModelCodec, spec: AggregationSpec, round_id: int,
-                    genesis_uri: str, finals: dict[int, dict] | None = None) -> RoundAggregate:
-    """The aggregate of final round `round_id` from its committed inputs."""
+                    genesis_uri: str, finals: dict[int, dict] | None = None,
+                    history: WorkerHistory | None = None) -> RoundAggregate:
+    """The aggregate of final round `round_id` from its committed inputs. `history`:
+    the caller's `WorkerHistory` to carry on from (else one is built from the store)."""
     cp = ledger.checkpoint(round_id)
     if cp is None:
         raise ValueError(f"round {round_id} is not final: nothing to recompute")
@@ -37,5 +28,7 @@ def recompute_round(ledger, store, codec: ModelCodec, spec: AggregationSpec, rou
     uri = parent_uri(ledger, cp.parent_root, round_id, genesis_uri, finals)
     parent = codec.fetch(store, cp.parent_root, uri, fingerprint)
     inputs = collect_round_inputs(ledger, store, codec, round_id, parent, fingerprint,
-                                  CandidateCache(), with_previous_step=spec.momentum > 0)
+                                  CandidateCache(), with_previous_step=spec.momentum > 0,
+                                  history=(history or WorkerHistory(genesis_uri)
+                                           if spec.uses_history else None))
     return aggregate_round(inputs, spec)

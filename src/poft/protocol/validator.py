@@ -27,7 +27,7 @@ from poft.learning.batched_eval import batched_losses
 from poft.learning.datasets import ArrayDataset
 from poft.learning.robust_scoring import reference_update, robust_report
 from poft.ledger import weights_hash
-from poft.protocol.aggregate import AggregationSpec, aggregate_round, matches
+from poft.protocol.aggregate import AggregationSpec, aggregate_round, history_for, matches
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.round_inputs import CandidateCache, collect_round_inputs, load_candidates
 from poft.protocol.timing import NULL_TIMER, PhaseTimer
@@ -56,12 +56,14 @@ class Validator:
     def __init__(self, ledger, store, codec: ModelCodec, model: nn.Module,
                  data: ArrayDataset, spec: AggregationSpec, *, lying: bool = False,
                  seed: int = 0, timer: PhaseTimer = NULL_TIMER,
-                 settings: TrainingSettings | None = None, import_mix: float | None = None):
+                 settings: TrainingSettings | None = None, import_mix: float | None = None,
+                 history=None):
         """`settings`: the workers' training settings, with which a robust_softmax
         validator trains its own reference update. `import_mix`: the network's import
         policy as the workers apply it (`init` 1, `merge` 1/2, else None): when a round
         has an imported candidate, honest workers train from
-        ``(1 - mix) θ + mix · import``, and so does the validator's reference."""
+        ``(1 - mix) θ + mix · import``, and so does the validator's reference.
+        `history`: the network's `WorkerHistory`, when the rule weighs it."""
         self.ledger, self.store, self.codec = ledger, store, codec
         self.model, self.data, self.spec = model, data, spec
         self.settings = settings or TrainingSettings()
@@ -70,6 +72,7 @@ class Validator:
         self.generator = torch.Generator().manual_seed(seed)
         self.timer = timer
         self.cache = CandidateCache()
+        self.history = history_for(spec, history)
 
     @property
     def address(self) -> str:
@@ -153,7 +156,8 @@ class Validator:
         with self.timer.phase("review"):
             inputs = collect_round_inputs(self.ledger, self.store, self.codec, round_id,
                                           parent, head.fingerprint, self.cache,
-                                          with_previous_step=self.spec.momentum > 0)
+                                          with_previous_step=self.spec.momentum > 0,
+                                          history=self.history)
             expected = aggregate_round(inputs, self.spec)
         if not matches(proposed, expected.model, self.spec.tolerance):
             return False, "proposed model differs from the recomputed aggregate"

@@ -26,6 +26,7 @@ from poft.protocol.miner import Miner
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.timing import PhaseTimer, Timed
 from poft.protocol.validator import Validator
+from poft.protocol.worker_history import WorkerHistory
 
 
 def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDataset,
@@ -60,14 +61,18 @@ def build_network(config: ExperimentConfig, plan: NetworkPlan, train: ArrayDatas
                            train.subset(w.data_indices), settings, byzantine, timer)
                for w in plan.workers]
     stakers = {}
+    # One history per network: it is a function of public data, and roles run one at
+    # a time here, so they share it (as they share `scratch`).
+    history = WorkerHistory(genesis.uri) if spec.uses_history else None
     for s in plan.stakers:
         client, s_seed = clients[s.name], participant_seed(config, plan, s)
         stakers[client.account.address] = Staker(
             Validator(client, store, codec, scratch, train.subset(s.data_indices), spec,
                       lying=s.lying, seed=s_seed, timer=timer, settings=settings,
-                      import_mix=IMPORT_MIX.get(net.import_policy)),
+                      import_mix=IMPORT_MIX.get(net.import_policy), history=history),
             Miner(client, store, codec, spec,
-                  malicious=net.malicious_miner and s.index == 0, seed=s_seed, timer=timer))
+                  malicious=net.malicious_miner and s.index == 0, seed=s_seed, timer=timer,
+                  history=history))
     anyone = Timed(LedgerClient.for_deployment(backend, deployment, backend.operator),
                    timer, "ledger")
     backend.seal()

@@ -32,9 +32,11 @@ from poft.outputs.metrics import ChainRoundRecord
 from poft.outputs.report import render_report
 from poft.outputs.summary import build_summary
 from poft.protocol.aggregate import AggregationSpec
+from poft.protocol.finals import finalized_rounds
 from poft.protocol.models_io import ModelCodec
-from poft.protocol.round_replay import finalized_rounds, recompute_round
+from poft.protocol.round_replay import recompute_round
 from poft.protocol.timing import PhaseTimer
+from poft.protocol.worker_history import WorkerHistory
 from poft.store import LocalStore, parse_location
 
 
@@ -128,6 +130,7 @@ class NetworkHistory:
                                                   dep.deployment(name))
         entry = dep.entry(name)
         self.genesis_uri = entry["genesis_uri"]
+        self.worker_history = WorkerHistory(self.genesis_uri)   # rounds are read in order
         self.spec = AggregationSpec(**entry["aggregation"])
         self.model, self.codec = model, ModelCodec(model.state_dict())
         byzantine = {w.name for w in plan.workers if w.byzantine}
@@ -160,7 +163,8 @@ class NetworkHistory:
         candidates = self.reader.candidates(r)
         finalized = r in self.finals
         weights = (recompute_round(self.reader, self.store, self.codec, self.spec, r,
-                                   self.genesis_uri, self.finals).weights.tolist()
+                                   self.genesis_uri, self.finals,
+                                   history=self.worker_history).weights.tolist()
                    if finalized else [0.0] * len(candidates))
         attempts = min(self.reader.call("miner_index", r) + 1, len(committee.miners))
         rewards, slashed = round_money(self.reader, r, self.workers, self.byzantine)

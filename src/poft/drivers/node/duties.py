@@ -257,7 +257,7 @@ class Duties:
         else:   # restarted, or standing in for the miner: the same weights, recomputed
             roles = self.roles
             result = recompute_round(roles.reader, roles.store, roles.codec, roles.spec, r,
-                                     roles.genesis_uri)
+                                     roles.genesis_uri, history=roles.history)
             self.ledger.settle(r, result.fixed_weights)
         self.just_settled = r
         self.events.emit("settled", round=r, by_finalizing_miner=mine,

@@ -31,6 +31,7 @@ from poft.protocol.relayer import Relayer
 from poft.protocol.timing import PhaseTimer, Timed
 from poft.protocol.validator import Validator
 from poft.protocol.worker import Worker
+from poft.protocol.worker_history import WorkerHistory
 
 
 @dataclass
@@ -45,6 +46,7 @@ class NodeRoles:
     spec: AggregationSpec
     timer: PhaseTimer
     genesis_uri: str
+    history: WorkerHistory | None = None  # the workers' histories, when the rule weighs them
     worker: Worker | None = None
     validator: Validator | None = None
     miner: Miner | None = None
@@ -90,6 +92,8 @@ def build_roles(ident: Identity, config: ExperimentConfig, store) -> NodeRoles:
         timer=timer, genesis_uri=ident.dep.entry(ident.network)["genesis_uri"],
         bridge=BridgeClient.for_deployment(ident.backend, ident.deployment),
         export_every=config.crosschain.every)
+    if roles.spec.uses_history:
+        roles.history = WorkerHistory(roles.genesis_uri)
     _mark_workers(roles, ident, plan)
     who = (plan.workers if ident.participant.kind == "worker" else plan.stakers)[
         ident.participant.plan_index]
@@ -103,11 +107,12 @@ def build_roles(ident: Identity, config: ExperimentConfig, store) -> NodeRoles:
         roles.validator = Validator(client, store, codec, scratch, own_data, roles.spec,
                                     lying=who.lying, seed=seed, timer=timer,
                                     settings=training_settings(config),
-                                    import_mix=IMPORT_MIX.get(net.import_policy))
+                                    import_mix=IMPORT_MIX.get(net.import_policy),
+                                    history=roles.history)
     if "miner" in ident.roles:
         roles.miner = Miner(client, store, codec, roles.spec,
                             malicious=net.malicious_miner and who.index == 0, seed=seed,
-                            timer=timer)
+                            timer=timer, history=roles.history)
     _wire_crosschain(roles, ident, config)
     del data, plans
     _release_dataset_cache()
