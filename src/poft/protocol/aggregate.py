@@ -88,7 +88,8 @@ class RoundInputs:
     # models (`round_inputs.previous_step`): None before two rounds finalized.
     previous_delta: torch.Tensor | None = None
     # robust_softmax's history test: (n, k) sketched sums of each candidate's owner's
-    # updates in the network's earlier final rounds (`protocol.worker_history`); None: off.
+    # updates over the network's earlier final rounds and this round
+    # (`protocol.worker_history`); None: off.
     history: torch.Tensor | None = None
 
 

@@ -102,8 +102,8 @@ def collect_round_inputs(ledger, store, codec: ModelCodec, round_id: int,
     candidates = load_candidates(ledger, store, codec, round_id, fingerprint, cache, records)
     sums = None
     if history is not None:
-        sums = history.before(ledger, store, codec, round_id, fingerprint, records)
-        history.remember(round_id, records, parent_vec, candidates)
+        sums = history.sums_through(ledger, store, codec, round_id, fingerprint, records,
+                                    parent_vec, candidates)
     return RoundInputs(global_vec=parent_vec, candidates=candidates,
                        losses=load_reports(ledger, round_id), previous_delta=step,
                        history=sums)

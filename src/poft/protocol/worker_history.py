@@ -10,9 +10,10 @@ and the no-ledger simulation all fold the same rounds in the same order into
 the same sketches, and so get the same weights.
 
 `WorkerHistory` keeps the sums incrementally, one per owner: a round's
-sketches are remembered when the role reads the round's candidates anyway,
-and folded once the chain shows the round final; a round the role never saw
-is fetched from the store. A round that failed on chain adds nothing.
+sketches are computed once, when a role reads the round's candidates anyway,
+and folded once the chain shows the round final; a round no role sharing the
+history saw is fetched from the store. A round that failed on chain adds
+nothing.
 """
 
 from __future__ import annotations
@@ -53,23 +54,21 @@ class WorkerHistory:
         self.through = 0                       # every round <= through is folded
         self.known: dict[int, dict[str, torch.Tensor]] = {}   # round -> its sketches
 
-    def before(self, ledger, store, codec: ModelCodec, round_id: int, fingerprint: bytes,
-               records) -> torch.Tensor:
-        """``(n, k)`` sums for the candidates `records` of round `round_id`, over the
-        final rounds before it (zero rows for owners with no history)."""
+    def sums_through(self, ledger, store, codec: ModelCodec, round_id: int,
+                     fingerprint: bytes, records, parent: torch.Tensor,
+                     candidates: torch.Tensor) -> torch.Tensor:
+        """``(n, k)`` histories of round `round_id`'s candidates (`records`, their
+        vectors `candidates`, the round's `parent`): each owner's sum over the final
+        rounds before it plus its update in this round."""
         self.fold_until(ledger, store, codec, round_id, fingerprint)
-        zero = torch.zeros(self.width_for(codec), dtype=torch.float64)
-        rows = [self.sums.get(owner_key(c), zero) for c in records]
-        return torch.stack(rows) if rows else torch.empty((0, zero.numel()), dtype=torch.float64)
-
-    def remember(self, round_id: int, records, parent: torch.Tensor,
-                 candidates: torch.Tensor) -> None:
-        """This round's sketches, to fold without a fetch if the round finalizes."""
-        if round_id > self.through:
-            self.known[round_id] = round_sketches(records, parent, candidates, self.width)
-
-    def width_for(self, codec: ModelCodec) -> int:
-        return min(self.width, codec.dim)
+        current = self.known.get(round_id)
+        if current is None:       # computed once per round, whichever role reads it first
+            current = self.known[round_id] = round_sketches(records, parent, candidates,
+                                                            self.width)
+        keys = [owner_key(c) for c in records]
+        rows = [current[k] + self.sums[k] if k in self.sums else current[k] for k in keys]
+        return (torch.stack(rows) if rows
+                else torch.empty((0, min(self.width, codec.dim)), dtype=torch.float64))
 
     def fold_until(self, ledger, store, codec: ModelCodec, round_id: int,
                    fingerprint: bytes) -> None:
