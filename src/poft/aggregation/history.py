@@ -28,15 +28,18 @@ own weights (``1 − v_i`` through a logit) cut honest one-class specialists on
 Dirichlet 0.1 by 8 points; the outlier test only fires on what stands out
 (measured in docs/results/sabfl-research.md).
 
-The histories are kept as *sketches* of ``k = 4096`` buckets: coordinate ``j``
-times a fixed, seeded random sign ``σ_j = ±1``, added into bucket ``j mod k``
-(a count sketch, Charikar, Chen & Farach-Colton 2002, with the random signs
-and a fixed bucket map, which keeps it a contiguous sum: 1,000 updates of
-51k parameters in 0.5 s on one core, against 2.7 s with a random bucket
-map). It is linear, so the sketch of a sum is the sum of the sketches, and
-the random signs keep inner products unbiased with an error of ``O(1/√k)``.
-A network of 1,000 workers keeps 32 MB of history instead of ``1000 × d``
-floats. Models of ``d <= k`` parameters are kept exactly.
+The histories are kept as *sketches* of ``k = 16384`` buckets: coordinate
+``j`` times a fixed, seeded random sign ``σ_j = ±1``, added into bucket
+``j mod k`` (a count sketch, Charikar, Chen & Farach-Colton 2002, with the
+random signs and a fixed bucket map, which keeps it a contiguous sum: 1,000
+updates of 51k parameters in 1.4 s on one core, twice as fast as a random
+bucket map). It is linear, so the sketch of a sum is the sum of the sketches,
+and the random signs keep inner products unbiased with an error of
+``O(1/√k)``. A network of 1,000 workers keeps 131 MB of history instead of
+``1000 × d`` floats. Models of ``d <= k`` parameters are kept exactly. At
+``k = 4096`` the sketch's error was enough to cost (Fashion-MNIST CNN, ``d`` =
+40k): backdoor success on Dirichlet 0.5 seed 0 0.05 exact → 0.21, clean
+Dirichlet 0.1 seed 1 0.775 → 0.752; at ``k = 16384`` 0.07 and 0.775.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import torch
 
 from poft.aggregation._checks import DTYPE, check_positive
 
-SKETCH_DIM = 4096
+SKETCH_DIM = 16384
 SKETCH_SEED = 0x5AB1F
 MAD_SCALE = 1.4826           # a scaled MAD estimates the standard deviation of normal data
 DEFAULT_HISTORY_MADS = 3.0

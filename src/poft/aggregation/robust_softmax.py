@@ -363,7 +363,8 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 
     ``gate``, ``clip`` (off: no discount either), ``clip_discount``, ``split_duplicates``
     (and its ``duplicate_power``) switch the rule's parts (ablations). ``f``: the uniform
-    rule signature; not used.
+    rule signature; not used. One round has no history: the history test needs
+    :func:`poft.protocol.aggregate.aggregate_round` with the workers' histories.
     """
     from poft.aggregation._checks import as_matrix
     from poft.aggregation.softmax import softmax_rule
