@@ -29,7 +29,9 @@ Again on 2026-11-30 (robust_softmax, machine busy with two grid cells): 82 / 182
 0.97x; 4 x 1,000 x 3 completed in 874 s at a peak of 4.62 GB. Later that day
 (the clip discount and the duplicate split, machine quiet): 34 / 85 / 151 s wall,
 37 / 92 / 165 s CPU, peak 0.75 / 0.96 / 1.27 GB, marginal growth 1.05x; 4 x
-1,000 x 3 in 531 s at 4.61 GB.
+1,000 x 3 in 531 s at 4.61 GB. With the workers' history test (2026-12-01, quiet
+machine): 4 x 1,000 x 3 in 540 s at 5.68 GB (each network keeps a 131 MB sketch of
+its workers' sums, and one of the round's updates).
 (Before the in-process driver read the global model once per round for all
 workers it was 1.27x: one read per worker, on ever deeper state tries.)
 """

@@ -21,7 +21,9 @@ SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "ga
 # discount.csv added the clip discount, the gated clipping radius and the duplicate
 # split (copies sharing one weight); copies.csv reran the six attacks that send copies
 # with duplicate_power 2 (the other attacks' cells cannot change): together they are
-# the rule as it is now. momentum07.csv is the slice at server momentum 0.7 (not chosen).
+# the rule before the history test ("[no history]"). momentum07.csv is the slice at
+# server momentum 0.7 (not chosen). history.csv is the rule as it is now (the workers'
+# history test, 16,384-bucket sketch); history-sketch4096.csv the same at 4,096 buckets.
 SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("base.csv", " [T=1]"), ("v2.csv", " [T=1]"), ("d05.csv", " [T=1]"),
            ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
@@ -31,9 +33,11 @@ SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            # the first momentum screening: Δ_prev from round 2 on (now from round 3)
            ("momentum-prototype.csv", " [momentum prototype]"),
            ("momentum.csv", " [momentum, no discount/split]"),
-           ("discount.csv", ""), ("copies.csv", ""),
-           ("momentum07.csv", " [β=0.7]")]
-RULES = ["robust_softmax", "robust_softmax [β=0.7]", "robust_softmax [momentum, no discount/split]",
+           ("discount.csv", " [no history]"), ("copies.csv", " [no history]"),
+           ("momentum07.csv", " [β=0.7]"),
+           ("history-sketch4096.csv", " [history, k=4096]"), ("history.csv", "")]
+RULES = ["robust_softmax", "robust_softmax [no history]", "robust_softmax [history, k=4096]",
+         "robust_softmax [β=0.7]", "robust_softmax [momentum, no discount/split]",
          "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
          "robust_softmax [T=1, cap 2]",
          "robust_softmax [cap 1: gated clipped mean]", "robust_softmax [T=1, gate at 0]",
@@ -120,9 +124,10 @@ def grid_tables(cells):
 
 
 def worst_table(cells, stat=final):
-    """robust_softmax (now, at β = 0.7, before the discount and split, without momentum,
-    and at T = 1) vs FLTrust vs centered clipping: worst case and clean per cell."""
-    rules = ["robust_softmax", "robust_softmax [β=0.7]",
+    """robust_softmax (now, without the history test, at β = 0.7, before the discount and
+    split, without momentum, and at T = 1) vs FLTrust vs centered clipping: worst case
+    and clean per cell."""
+    rules = ["robust_softmax", "robust_softmax [no history]", "robust_softmax [β=0.7]",
              "robust_softmax [momentum, no discount/split]",
              "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
              "fltrust", "centered_clipping"]
