@@ -94,3 +94,19 @@ def test_likenesses_closer_than_a_random_cosine_are_no_evidence():
     mad_limit = v.median() + 3 * 1.4826 * (v - v.median()).abs().median()
     assert int((v > mad_limit).sum()) == 2
     assert history_factors(rows) == [1.0] * 12
+
+
+def test_likeness_to_the_third_most_alike_spares_pairs_and_finds_groups():
+    g = torch.Generator().manual_seed(5)
+    honest = torch.randn(14, 300, generator=g, dtype=torch.float64)
+    honest[1] = honest[0] + 0.1 * torch.randn(300, generator=g, dtype=torch.float64)  # a pair
+    goal = torch.randn(1, 300, generator=g, dtype=torch.float64)
+    group = goal + 0.3 * torch.randn(6, 300, generator=g, dtype=torch.float64)
+    rows = torch.cat([honest, group])
+    # The nearest history: the honest pair is as alike as the group, so both go.
+    assert history_factors(rows) == [0.0, 0.0] + [1.0] * 12 + [0.0] * 6
+    # The third nearest: a pair has no third alike history, a group of six has four more.
+    assert history_factors(rows, neighbours=3) == [1.0] * 14 + [0.0] * 6
+    assert max_likeness(rows[:3], neighbours=5).shape == (3,)       # capped at n - 1
+    with pytest.raises(ValueError, match="history_neighbours"):
+        history_factors(rows, neighbours=0)

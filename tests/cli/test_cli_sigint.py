@@ -48,9 +48,12 @@ def test_sigint_prints_one_line_and_exits_130(tmp_path, when):
     config.write_text(TINY)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    # As from a terminal: a suite started in the background by a non-interactive shell
+    # (`bash .ci/run &`) passes SIGINT on ignored, and Python then keeps ignoring it.
     proc = subprocess.Popen([sys.executable, "-m", "poft", "run", str(config), "--out", str(out),
                              "--no-progress"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         if when == "setup":      # building the chains (contracts compiled and deployed)
             wait_for(lambda: (out / "config.toml").is_file(), proc)

@@ -133,6 +133,14 @@ def number_problem(low: float, high: float | None = None, *, low_open: bool = Fa
     return problem
 
 
+def integer_problem(low: int):
+    def problem(value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return "must be an integer"
+        return None if value >= low else f"must be >= {low}"
+    return problem
+
+
 def boolean_problem(value) -> str | None:
     return None if isinstance(value, bool) else "must be true or false"
 

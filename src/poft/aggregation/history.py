@@ -48,12 +48,13 @@ import functools
 
 import torch
 
-from poft.aggregation._checks import DTYPE, check_positive
+from poft.aggregation._checks import DTYPE, check_int, check_positive
 
 SKETCH_DIM = 16384
 SKETCH_SEED = 0x5AB1F
 MAD_SCALE = 1.4826           # a scaled MAD estimates the standard deviation of normal data
 DEFAULT_HISTORY_MADS = 3.0
+DEFAULT_HISTORY_NEIGHBOURS = 1
 _ROWS_PER_CHUNK = 64         # bounds the padded copy at 64 x d floats
 
 
@@ -86,16 +87,19 @@ def sketch(deltas: torch.Tensor, width: int = SKETCH_DIM) -> torch.Tensor:
     return out
 
 
-def max_likeness(history: torch.Tensor) -> torch.Tensor:
-    """``v_i``: each row's largest cosine with another row (0 for a zero row)."""
+def max_likeness(history: torch.Tensor, neighbours: int = 1) -> torch.Tensor:
+    """``v_i``: each row's ``neighbours``-th largest cosine with another row (the
+    largest by default; 0 for a zero row; at most the ``n − 1``-th)."""
     h = torch.as_tensor(history).to(DTYPE)
     unit = h / torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min(1e-300)
     cos = unit @ unit.T
     cos.fill_diagonal_(-1.0)
-    return cos.max(dim=1).values
+    rank = min(neighbours, len(h) - 1)
+    return cos.topk(rank, dim=1).values[:, rank - 1]
 
 
-def history_factors(history: torch.Tensor, mads: float = DEFAULT_HISTORY_MADS) -> list[float]:
+def history_factors(history: torch.Tensor, mads: float = DEFAULT_HISTORY_MADS,
+                    neighbours: int = DEFAULT_HISTORY_NEIGHBOURS) -> list[float]:
     """``f_i`` (the module docstring): 0.0 for a row whose ``v_i`` is more than ``mads``
     spreads ``s`` above the median ``v``, else 1.0; all 1.0 under three rows."""
     mads = check_positive(mads, name="history_mads")
@@ -104,11 +108,11 @@ def history_factors(history: torch.Tensor, mads: float = DEFAULT_HISTORY_MADS) -
         raise ValueError(f"history must be an (n, k) matrix; got shape {tuple(h.shape)}")
     if h.shape[0] < 3:
         return [1.0] * h.shape[0]
-    likeness = max_likeness(h)
+    likeness = max_likeness(h, check_int(neighbours, name="history_neighbours", minimum=1))
     median = likeness.median()
     spread = max(float(MAD_SCALE * (likeness - median).abs().median()), h.shape[1] ** -0.5)
     limit = float(median + mads * spread)
     return [0.0 if v > limit else 1.0 for v in likeness.tolist()]
 
 
-__all__ = ["DEFAULT_HISTORY_MADS", "SKETCH_DIM", "history_factors", "max_likeness", "sketch"]
+__all__ = ["DEFAULT_HISTORY_MADS", "DEFAULT_HISTORY_NEIGHBOURS", "SKETCH_DIM", "history_factors", "max_likeness", "sketch"]

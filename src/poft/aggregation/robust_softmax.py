@@ -121,11 +121,12 @@ from poft.aggregation._checks import (
     boolean_problem,
     check_int,
     check_positive,
+    integer_problem,
     number_problem,
     one_of_problem,
 )
 from poft.aggregation.capping import capped_shares
-from poft.aggregation.history import DEFAULT_HISTORY_MADS, history_factors
+from poft.aggregation.history import DEFAULT_HISTORY_MADS, DEFAULT_HISTORY_NEIGHBOURS, history_factors
 
 DEFAULT_CLAMP = 10.0
 DEFAULT_TEMPERATURE = 3.0
@@ -142,7 +143,7 @@ DEFAULTS = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
             "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
             "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
             "duplicate_power": DEFAULT_DUPLICATE_POWER, "history": DEFAULT_HISTORY,
-            "history_mads": DEFAULT_HISTORY_MADS}
+            "history_mads": DEFAULT_HISTORY_MADS, "history_neighbours": DEFAULT_HISTORY_NEIGHBOURS}
 
 
 # The rule's parameters (``[aggregation] params``) and what each accepts; the config
@@ -155,6 +156,7 @@ PARAMS = {
     "score_floor": number_problem(0.0), "clip_discount": boolean_problem,
     "split_duplicates": boolean_problem, "duplicate_power": number_problem(1.0),
     "history": boolean_problem, "history_mads": number_problem(0.0, low_open=True),
+    "history_neighbours": integer_problem(1),
 }
 
 
@@ -343,7 +345,8 @@ def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
     factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
     discount = robust_discount(deltas, admissible, factors, params)
     if history is not None and params.get("history", DEFAULT_HISTORY):
-        outliers = history_factors(history, params.get("history_mads", DEFAULT_HISTORY_MADS))
+        outliers = history_factors(history, params.get("history_mads", DEFAULT_HISTORY_MADS),
+                                   params.get("history_neighbours", DEFAULT_HISTORY_NEIGHBOURS))
         # Unless it would refuse every candidate past the gate (no proposal at all).
         if any(h and k for h, k in zip(outliers, ok)):
             discount = [h * f for h, f in zip(outliers, discount or [1.0] * n)]
