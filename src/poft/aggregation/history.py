@@ -23,7 +23,10 @@ weight 0 in :func:`poft.aggregation.robust_softmax.robust_weights`. The spread
 the sketch's error: on IID data the honest histories' likenesses can sit within
 0.005 of each other, and without the floor the pair that happened to be most
 alike was cut (the quickstart lost one to three honest workers a round from
-round 6 on). FoolsGold's
+round 6 on). ``params.history_neighbours`` (an ablation, 1 by default) takes
+``v_i`` as the cosine with the ``m``-th most alike history instead, which
+spares honest pairs and still sees groups; on the Fashion-MNIST slice ``m = 3``
+cost more than it found (docs/results/sabfl-research.md). FoolsGold's
 own weights (``1 − v_i`` through a logit) cut honest one-class specialists on
 Dirichlet 0.1 by 8 points; the outlier test only fires on what stands out
 (measured in docs/results/sabfl-research.md).
