@@ -23,9 +23,9 @@ weight 0 in :func:`poft.aggregation.robust_softmax.robust_weights`. The spread
 the sketch's error: on IID data the honest histories' likenesses can sit within
 0.005 of each other, and without the floor the pair that happened to be most
 alike was cut (the quickstart lost one to three honest workers a round from
-round 6 on). ``params.history_neighbours`` (an ablation, 1 by default) takes
-``v_i`` as the cosine with the ``m``-th most alike history instead, which
-spares honest pairs and still sees groups; on the Fashion-MNIST slice ``m = 3``
+round 6 on). ``params.history_neighbours`` ``r`` (an ablation, 1 by default)
+takes ``v_i`` as the cosine with the ``r``-th most alike history instead, which
+spares honest pairs and still sees groups; on the Fashion-MNIST slice ``r = 3``
 cost more than it found (docs/results/sabfl-research.md). FoolsGold's
 own weights (``1 − v_i`` through a logit) cut honest one-class specialists on
 Dirichlet 0.1 by 8 points; the outlier test only fires on what stands out
@@ -33,17 +33,18 @@ Dirichlet 0.1 by 8 points; the outlier test only fires on what stands out
 
 The histories are kept as *sketches* of ``k = 16384`` buckets: coordinate
 ``j`` times a fixed, seeded random sign ``σ_j = ±1``, added into bucket
-``j mod k`` (a count sketch, Charikar, Chen & Farach-Colton 2002, with the
-random signs and a fixed bucket map, which keeps it a contiguous sum: 1,000
-updates of 51k parameters in 1.4 s on one core; a random bucket map took
-1.25 s at this width, 5x the fixed map's time at 4,096 buckets, where this one
-was chosen; the slices were measured with it). It is linear, so the sketch of a sum is the sum of the sketches,
-and the random signs keep inner products unbiased with an error of
-``O(1/√k)``. A network of 1,000 workers keeps 131 MB of history instead of
-``1000 × d`` floats. Models of ``d <= k`` parameters are kept exactly. At
-``k = 4096`` the sketch's error was enough to cost (Fashion-MNIST CNN, ``d`` =
-40k): backdoor success on Dirichlet 0.5 seed 0 0.05 exact → 0.21, clean
-Dirichlet 0.1 seed 1 0.775 → 0.752; at ``k = 16384`` 0.07 and 0.775.
+``j mod k`` (a count sketch, Charikar, Chen & Farach-Colton 2002, with random
+signs and a fixed bucket map). It is linear, so the sketch of a sum is the sum
+of the sketches, and the random signs keep inner products unbiased with an
+error of ``O(1/√k)``. A network of 1,000 workers keeps 131 MB of history
+instead of ``1000 × d`` floats; sketching 1,000 updates of 51k parameters
+takes 1.4 s on one core. Models of ``d <= k`` parameters are kept exactly.
+(The fixed map was chosen at 4,096 buckets, where it was 5x faster than a
+random one; at 16,384 a random map takes 1.25 s. The slices were measured
+with the fixed map.) At ``k = 4096`` the sketch's error was enough to cost
+(Fashion-MNIST CNN, ``d`` = 40k): backdoor success on Dirichlet 0.5 seed 0
+0.05 exact → 0.21, clean Dirichlet 0.1 seed 1 0.775 → 0.752; at
+``k = 16384`` 0.07 and 0.775.
 """
 
 from __future__ import annotations
