@@ -24,7 +24,8 @@ SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "ga
 # the rule before the history test ("[no history]"). momentum07.csv is the slice at
 # server momentum 0.7 (not chosen). history.csv is the rule as it is now (the workers'
 # history test, 16,384-bucket sketch); history-sketch4096.csv the same at 4,096 buckets,
-# history-k3.csv with the likeness taken to the 3rd most alike history.
+# history-k3.csv with the likeness taken to the 3rd most alike history, history-mads2.csv
+# with the limit at two spreads instead of three.
 SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("base.csv", " [T=1]"), ("v2.csv", " [T=1]"), ("d05.csv", " [T=1]"),
            ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
@@ -37,9 +38,10 @@ SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("discount.csv", " [no history]"), ("copies.csv", " [no history]"),
            ("momentum07.csv", " [β=0.7]"),
            ("history-sketch4096.csv", " [history, k=4096]"),
-           ("history-k3.csv", " [history, 3rd nearest]"), ("history.csv", "")]
+           ("history-k3.csv", " [history, 3rd nearest]"),
+           ("history-mads2.csv", " [history, 2 spreads]"), ("history.csv", "")]
 RULES = ["robust_softmax", "robust_softmax [no history]", "robust_softmax [history, k=4096]",
-         "robust_softmax [history, 3rd nearest]",
+         "robust_softmax [history, 3rd nearest]", "robust_softmax [history, 2 spreads]",
          "robust_softmax [β=0.7]", "robust_softmax [momentum, no discount/split]",
          "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
          "robust_softmax [T=1, cap 2]",
