@@ -120,4 +120,5 @@ def history_factors(history: torch.Tensor, mads: float = DEFAULT_HISTORY_MADS,
     return [0.0 if v > limit else 1.0 for v in likeness.tolist()]
 
 
-__all__ = ["DEFAULT_HISTORY_MADS", "DEFAULT_HISTORY_NEIGHBOURS", "SKETCH_DIM", "history_factors", "max_likeness", "sketch"]
+__all__ = ["DEFAULT_HISTORY_MADS", "DEFAULT_HISTORY_NEIGHBOURS", "SKETCH_DIM", "history_factors",
+           "max_likeness", "sketch"]

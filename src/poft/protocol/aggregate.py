@@ -152,7 +152,7 @@ def _aggregate_robust(inputs: RoundInputs, spec: AggregationSpec) -> RoundAggreg
     deltas = inputs.candidates.to(torch.float64) - theta
     deltas = torch.where(admissible[:, None], deltas, torch.zeros_like(deltas))
     weights, factors = robust_weights(reports, deltas, spec.params, admissible,
-                                      history=inputs.history if spec.uses_history else None)
+                                      history=inputs.history)
     if spec.params.get("clip", True):
         deltas = deltas * factors[:, None]
     if float(weights.sum()) == 0.0:

@@ -75,6 +75,8 @@ class WorkerHistory:
         """Fold every final round before `round_id` not yet folded, in round order."""
         if round_id <= self.through:      # asked about an earlier round: start over
             self.sums, self.through = {}, 0
+        if round_id - 1 == self.through:  # nothing new: the miner and each validator of
+            return                        # a round ask, and the chain's events are not free
         finals = finalized_rounds(ledger)
         for r in sorted(r for r in finals if self.through < r < round_id):
             sketches = self.known.get(r)

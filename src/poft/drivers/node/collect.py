@@ -130,8 +130,9 @@ class NetworkHistory:
                                                   dep.deployment(name))
         entry = dep.entry(name)
         self.genesis_uri = entry["genesis_uri"]
-        self.worker_history = WorkerHistory(self.genesis_uri)   # rounds are read in order
         self.spec = AggregationSpec(**entry["aggregation"])
+        self.worker_history = (WorkerHistory(self.genesis_uri)   # rounds are read in order
+                               if self.spec.uses_history else None)
         self.model, self.codec = model, ModelCodec(model.state_dict())
         byzantine = {w.name for w in plan.workers if w.byzantine}
         self.byzantine = {p.address for p in dep.participants(name) if p.name in byzantine}
