@@ -36,13 +36,18 @@ def tiny(parallel: int) -> dict:
 
 
 def test_parallel_run_finalizes_the_same_models_as_serial(tmp_path):
-    serial = run_experiment(parse_config(tiny(1)), tmp_path / "serial", progress=False)
+    # report=False (what bench/overhead.py times) skips the HTML report and nothing else.
+    serial = run_experiment(parse_config(tiny(1)), tmp_path / "serial", progress=False,
+                            report=False)
+    assert not (tmp_path / "serial" / "report.html").exists()
+    assert (tmp_path / "serial" / "summary.json").exists()
     config = tmp_path / "tiny.toml"
     config.write_text(dump_config(parse_config(tiny(1))))
     assert poft(["run", str(config), "--out", str(tmp_path / "parallel"), "--parallel", "2",
                  "--no-progress"]) == 0
     parallel = json.loads((tmp_path / "parallel" / "summary.json").read_text())
     assert "parallel_workers = 2" in (tmp_path / "parallel" / "config.toml").read_text()
+    assert (tmp_path / "parallel" / "report.html").exists()
     for name in ("alpha", "beta"):
         assert parallel["networks"][name]["final_root"] == serial["networks"][name]["final_root"]
         assert parallel["networks"][name]["finalized_rounds"] == 2

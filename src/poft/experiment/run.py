@@ -34,12 +34,14 @@ from poft.outputs.summary import build_summary
 
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
                    inputs: ExperimentInputs | None = None, resume: bool = False,
-                   overwrite: bool = False) -> dict:
+                   overwrite: bool = False, report: bool = True) -> dict:
     """Run every round of every network; return the summary (also written to disk).
 
     `inputs`: the user's own data and model (`poft.api`) in place of the config's.
     `out_dir` must be new or empty, unless `resume` (go on with the run in it) or
-    `overwrite` (delete its run files first); otherwise InputError."""
+    `overwrite` (delete its run files first); otherwise InputError. `report=False` skips
+    report.html (its plots take about half a second; `bench/overhead.py` times the
+    protocol against a run that draws none)."""
     out = prepare_output(out_dir, resume=resume, overwrite=overwrite)
     if resume:
         check_same_run(config, out)
@@ -78,7 +80,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                                 model=inputs.model_label if inputs else None,
                                 data=inputs.data_label if inputs else None)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (out / "report.html").write_text(render_report(config.experiment.name, summary, records))
+    if report:
+        (out / "report.html").write_text(render_report(config.experiment.name, summary, records))
     return summary
 
 

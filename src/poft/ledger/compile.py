@@ -42,13 +42,24 @@ def cache_dir() -> Path:
 
 
 def _source_key(name: str) -> str:
-    import vyper
-
+    # The installed compiler's version from its package metadata: `import vyper` loads
+    # the whole compiler (0.16 s), which a run whose artifacts are cached never needs.
     digest = hashlib.sha256()
-    digest.update(f"vyper={vyper.__version__};evm={EVM_VERSION};main={name}\n".encode())
+    digest.update(f"vyper={_vyper_version()};evm={EVM_VERSION};main={name}\n".encode())
     for path in sorted(CONTRACTS_DIR.glob("*.vy")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
+
+
+def _vyper_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vyper")
+    except PackageNotFoundError:
+        import vyper  # not installed as a distribution (a source checkout on the path)
+
+        return vyper.__version__
 
 
 def _compile(name: str) -> Artifact:
