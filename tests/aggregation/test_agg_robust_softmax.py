@@ -273,14 +273,37 @@ def test_the_duplicate_split_divides_a_copy_s_weight_by_its_copies():
 
 
 def test_the_clipping_radius_ignores_candidates_the_gate_refuses():
-    # Three unit updates pass the gate; four short ones (IPM-like) fail it. Over every
-    # candidate the median norm would be 0.01 and the honest steps would shrink 100x.
+    # Four unit updates pass the gate; three short ones (IPM-like) fail it and are left
+    # out of the radius (over the candidates past the gate: 1).
     theta = torch.zeros(4)
-    honest = torch.eye(4)[:3]
-    short = -0.01 * torch.ones(4, 4) / 2
+    honest = torch.eye(4)
+    short = -0.01 * torch.ones(3, 4) / 2
     cands = torch.cat([honest, short])
-    r = reports([[0.0] * 7], [[0.5, 0.5, 0.5, -0.5, -0.5, -0.5, -0.5]])
+    r = reports([[0.0] * 7], [[0.5, 0.5, 0.5, 0.5, -0.5, -0.5, -0.5]])
     spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0})
     out = aggregate_round(RoundInputs(theta, cands, r), spec)
-    assert out.weights.tolist() == pytest.approx([1 / 3] * 3 + [0.0] * 4)
-    assert out.model.tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 0.0])
+    assert out.weights.tolist() == pytest.approx([1 / 4] * 4 + [0.0] * 3)
+    assert out.model.tolist() == pytest.approx([1 / 4] * 4)
+
+
+def test_the_clipping_radius_is_capped_when_scaled_updates_dominate_the_gate():
+    # Two honest unit updates pass the gate, three fail it, and three scaled ones (x50)
+    # pass: the median norm past the gate would be 50. Capped at twice every
+    # admissible candidate's median (1): the scaled updates are clipped to norm 2 and
+    # keep (2 * 2 / 50)^2 of their weight each.
+    theta = torch.zeros(8)
+    honest = torch.eye(8)[:5]
+    scaled = 50.0 * torch.eye(8)[5:]
+    cands = torch.cat([honest, scaled])
+    r = reports([[0.0] * 8], [[0.5, 0.5, -0.5, -0.5, -0.5, 0.5, 0.5, 0.5]])
+    capped = aggregate_round(RoundInputs(theta, cands, r),
+                             AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0}))
+    kept = (2 * 2 / 50) ** 2
+    assert capped.weights.tolist() == pytest.approx(
+        [1 / (2 + 3 * kept)] * 2 + [0.0] * 3 + [kept / (2 + 3 * kept)] * 3)
+    assert float(capped.model[5:].max()) == pytest.approx(2 * kept / (2 + 3 * kept))
+    # The ablation: uncapped, the radius is 50 and the scaled updates keep their weight.
+    plain = aggregate_round(RoundInputs(theta, cands, r), AggregationSpec(
+        rule="robust_softmax", params={"gate_z": 0.0, "cap_radius": False}))
+    assert plain.weights.tolist() == pytest.approx([0.2] * 2 + [0.0] * 3 + [0.2] * 3)
+    assert float(plain.model[5:].max()) == pytest.approx(10.0)

@@ -67,6 +67,8 @@ def test_resolved_config_round_trips_through_toml():
      "aggregation.params.history_mads", "must be > 0"),
     ({"networks": [net()], "aggregation": {"params": {"history_neighbours": 1.5}}},
      "aggregation.params.history_neighbours", "must be an integer"),
+    ({"networks": [net()], "aggregation": {"params": {"cap_radius": "yes"}}},
+     "aggregation.params.cap_radius", "true or false"),
 ])
 def test_bad_config_names_key_value_and_allowed(table, key, fragment):
     with pytest.raises(ConfigError) as err:

@@ -50,7 +50,9 @@ floats in a fixed order:
     \theta' = \theta + \sum_i w_i\,\bar\delta_i + \beta\,\Delta_{\text{prev}}
 
 (``c``: the median norm of the candidates in ``𝒜``, so updates the gate refuses
-cannot move it; ``f_i``: the clip discount, ``params.clip_discount``: an update
+cannot move it, but at most twice the median norm of every admissible candidate,
+``params.cap_radius`` (:mod:`poft.aggregation.clipping`), so that scaled updates
+cannot set it when the gate refuses more honest updates than theirs; ``f_i``: the clip discount, ``params.clip_discount``: an update
 more than twice the median norm loses weight with the square of its excess, so
 noise and scaled updates, which clipping makes look like honest ones, keep
 little weight and reward (the margin 2 leaves heterogeneous honest updates
@@ -126,6 +128,7 @@ from poft.aggregation._checks import (
     one_of_problem,
 )
 from poft.aggregation.capping import capped_shares
+from poft.aggregation.clipping import capped_clip_factors, clip_factors, median_norm_clip
 from poft.aggregation.history import DEFAULT_HISTORY_MADS, DEFAULT_HISTORY_NEIGHBOURS, history_factors
 
 DEFAULT_CLAMP = 10.0
@@ -137,13 +140,15 @@ DEFAULT_CLIP_DISCOUNT = True
 DEFAULT_SPLIT_DUPLICATES = True
 DEFAULT_DUPLICATE_POWER = 2.0
 DEFAULT_HISTORY = True
+DEFAULT_CAP_RADIUS = True
 DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole weight
 # The defaults a run's summary reports beside the parameters a config sets.
 DEFAULTS = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
             "momentum": DEFAULT_MOMENTUM, "score_floor": DEFAULT_SCORE_FLOOR,
             "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
             "duplicate_power": DEFAULT_DUPLICATE_POWER, "history": DEFAULT_HISTORY,
-            "history_mads": DEFAULT_HISTORY_MADS, "history_neighbours": DEFAULT_HISTORY_NEIGHBOURS}
+            "history_mads": DEFAULT_HISTORY_MADS, "history_neighbours": DEFAULT_HISTORY_NEIGHBOURS,
+            "cap_radius": DEFAULT_CAP_RADIUS}
 
 
 # The rule's parameters (``[aggregation] params``) and what each accepts; the config
@@ -156,7 +161,7 @@ PARAMS = {
     "score_floor": number_problem(0.0), "clip_discount": boolean_problem,
     "split_duplicates": boolean_problem, "duplicate_power": number_problem(1.0),
     "history": boolean_problem, "history_mads": number_problem(0.0, low_open=True),
-    "history_neighbours": integer_problem(1),
+    "history_neighbours": integer_problem(1), "cap_radius": boolean_problem,
 }
 
 
@@ -177,31 +182,6 @@ def gate_threshold(dim: int | None, gate_z: float = DEFAULT_GATE_Z) -> float:
     dim = check_int(dim, name="dim", minimum=1)
     gate_z = check_positive(gate_z, name="gate_z", allow_zero=True)
     return gate_z / math.sqrt(dim)
-
-
-def clip_factors(deltas: torch.Tensor, admissible: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, float]:
-    """Each row's factor ``min(1, c/‖δ_i‖)`` for clipping ``deltas`` to the median row
-    norm ``c`` (over ``admissible`` rows when given); returns ``(factors, c)``
-    (factors all 1 and ``c = 0`` when no admissible norm is finite)."""
-    x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE)
-    norms = torch.linalg.vector_norm(x, dim=1)
-    pool = norms if admissible is None else norms[admissible]
-    finite = pool[torch.isfinite(pool)]
-    if finite.numel() == 0:
-        return torch.ones_like(norms), 0.0
-    c = float(averaged_median(finite, dim=0))
-    return torch.where(norms > c, c / torch.where(norms > 0, norms, torch.ones_like(norms)),
-                       torch.ones_like(norms)), c
-
-
-def median_norm_clip(deltas: torch.Tensor, admissible: torch.Tensor | None = None
-                     ) -> tuple[torch.Tensor, float]:
-    """Rows of ``deltas`` clipped to the median row norm ``c`` (over ``admissible``
-    rows when given); returns ``(clipped, c)``. Rows of norm ``<= c`` are unchanged."""
-    x = torch.as_tensor(deltas).detach().to(device="cpu", dtype=DTYPE)
-    factors, c = clip_factors(x, admissible)
-    return x * factors[:, None], c
 
 
 def duplicate_counts(deltas: torch.Tensor, admissible: torch.Tensor | None = None) -> list[int]:
@@ -341,8 +321,12 @@ def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
                               admissible=admissible, dim=dim,
                               gate_z=params.get("gate_z", DEFAULT_GATE_Z))
     # The clipping radius comes from the candidates past the gate, so that updates the
-    # gate refuses (IPM's short ones, noise's long ones) cannot move it.
-    factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
+    # gate refuses (IPM's short ones, noise's long ones) cannot move it; capped at twice
+    # every admissible candidate's median, which a Byzantine minority cannot set.
+    if any(ok) and params.get("cap_radius", DEFAULT_CAP_RADIUS):
+        factors, _ = capped_clip_factors(deltas, ok, admissible, DISCOUNT_MARGIN)
+    else:
+        factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
     discount = robust_discount(deltas, admissible, factors, params)
     if history is not None and params.get("history", DEFAULT_HISTORY):
         outliers = history_factors(history, params.get("history_mads", DEFAULT_HISTORY_MADS),
@@ -361,12 +345,13 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
                    score: str = "contribution", gate_z: float = DEFAULT_GATE_Z,
                    cap: float | None = None, clip_discount: bool = DEFAULT_CLIP_DISCOUNT,
                    split_duplicates: bool = DEFAULT_SPLIT_DUPLICATES,
-                   duplicate_power: float = DEFAULT_DUPLICATE_POWER) -> torch.Tensor:
+                   duplicate_power: float = DEFAULT_DUPLICATE_POWER,
+                   cap_radius: bool = DEFAULT_CAP_RADIUS) -> torch.Tensor:
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
     ``gate``, ``clip`` (off: no discount either), ``clip_discount``, ``split_duplicates``
-    (and its ``duplicate_power``) switch the rule's parts (ablations). ``f``: the uniform
-    rule signature; not used. One round has no history: the history test needs
+    (and its ``duplicate_power``) and ``cap_radius`` switch the rule's parts
+    (ablations). ``f``: the uniform rule signature; not used. One round has no history: the history test needs
     :func:`poft.protocol.aggregate.aggregate_round` with the workers' histories.
     """
     from poft.aggregation._checks import as_matrix
@@ -377,7 +362,8 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
     w, factors = robust_weights(reports, x, {
         "temperature": temperature, "clamp": clamp, "gate": gate, "clip": clip, "score": score,
         "gate_z": gate_z, "cap": cap, "clip_discount": clip_discount,
-        "split_duplicates": split_duplicates, "duplicate_power": duplicate_power})
+        "split_duplicates": split_duplicates, "duplicate_power": duplicate_power,
+        "cap_radius": cap_radius})
     if clip:
         x = x * factors[:, None]
     if float(w.sum()) == 0.0:
@@ -388,5 +374,6 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 __all__ = ["DEFAULTS", "PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
            "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
            "robust_weights", "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT",
-           "DEFAULT_DUPLICATE_POWER", "DEFAULT_GATE_Z", "DEFAULT_HISTORY", "DEFAULT_MOMENTUM",
+           "DEFAULT_CAP_RADIUS", "DEFAULT_DUPLICATE_POWER", "DEFAULT_GATE_Z", "DEFAULT_HISTORY",
+           "DEFAULT_MOMENTUM",
            "DEFAULT_SCORE_FLOOR", "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]

@@ -136,7 +136,7 @@ class AggregationSection:
                             "the median contribution, on updates clipped to the median norm "
                             "(params: temperature, gate_z, clamp, gate, clip, clip_discount, "
                             "split_duplicates, duplicate_power, history, history_mads, "
-                            "history_neighbours, score_floor, cap, momentum); "
+                            "history_neighbours, cap_radius, score_floor, cap, momentum); "
                             "softmax: the paper's SABFL, w = softmax(-L/T) of each candidate's "
                             "validator-scored loss; mean: FedAvg (the plain average); median, "
                             "trimmed_mean, krum, multi_krum, geometric_median, centered_clipping, "
