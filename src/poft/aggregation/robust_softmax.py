@@ -52,31 +52,31 @@ floats in a fixed order:
 (``c``: the median norm of the candidates in ``𝒜``, so updates the gate refuses
 cannot move it, but at most twice the median norm of every admissible candidate,
 ``params.cap_radius`` (:mod:`poft.aggregation.clipping`), so that scaled updates
-cannot set it when the gate refuses more honest updates than theirs; ``f_i``: the clip discount, ``params.clip_discount``: an update
-more than twice the median norm loses weight with the square of its excess, so
-noise and scaled updates, which clipping makes look like honest ones, keep
-little weight and reward (the margin 2 leaves heterogeneous honest updates
-alone; with margin 1 and power 1 Dirichlet 0.1 lost up to 6 points); ``k_i``:
-the duplicate split, ``params.split_duplicates``: the number of candidates in
-the round equal to ``δ_i`` (:func:`duplicate_counts`), raised to
-``params.duplicate_power`` ``p`` (2 by default): at ``p = 1`` colluders sending one
-vector share one weight, at ``p = 2`` they share a ``1/k`` part of one, so copies
-cost them (honest workers, with their own data and seeds, never send copies);
-both on by default; ``h_i``: the history test, ``params.history`` (on by default):
-0 for a worker whose running sum of updates is an outlier in likeness to another
-worker's (:mod:`poft.aggregation.history`; backdoor colluders on heterogeneous
-data, who look like honest specialists within any one round), else 1;
-``κ``: ``params.score_floor``, off (0) by default (:data:`DEFAULT_SCORE_FLOOR`):
-with ``κ > 0`` contributions under ``κ`` of the loss count as ties, so the
-scores shrink with them and the weights become uniform as the updates agree,
-which the rule needs to converge in the convex study (``κ = 0.01`` there); on
-Fashion-MNIST, where 10 rounds are far from the optimum, ``κ = 0.01`` cost
-Dirichlet 0.1 five points of clean accuracy, so it is off by default;
+cannot set it when the gate refuses more honest updates than theirs; ``f_i``: the
+clip discount, ``params.clip_discount``: an update more than twice the median norm
+loses weight with the square of its excess, so noise and scaled updates, which
+clipping makes look like honest ones, keep little weight and reward (the margin 2
+leaves heterogeneous honest updates alone; with margin 1 and power 1 Dirichlet 0.1
+lost up to 6 points); ``k_i``: the duplicate split, ``params.split_duplicates``:
+the number of candidates in the round equal to ``δ_i`` (:func:`duplicate_counts`),
+raised to ``params.duplicate_power`` ``p`` (2 by default): at ``p = 1`` colluders
+sending one vector share one weight, at ``p = 2`` they share a ``1/k`` part of
+one, so copies cost them (honest workers, with their own data and seeds, never
+send copies); both on by default; ``h_i``: the history test, ``params.history``
+(on by default): 0 for a worker whose running sum of updates is an outlier in
+likeness to another worker's (:mod:`poft.aggregation.history`; backdoor colluders
+on heterogeneous data, who look like honest specialists within any one round),
+else 1; ``κ``: ``params.score_floor``, off (0) by default
+(:data:`DEFAULT_SCORE_FLOOR`): with ``κ > 0`` contributions under ``κ`` of the
+loss count as ties, so the scores shrink with them and the weights become uniform
+as the updates agree, which the rule needs to converge in the convex study (``κ =
+0.01`` there); on Fashion-MNIST, where 10 rounds are far from the optimum, ``κ =
+0.01`` cost Dirichlet 0.1 five points of clean accuracy, so it is off by default;
 ``β``: the server momentum, ``params.momentum``, 0.5 by default
-(:data:`DEFAULT_MOMENTUM`); ``Δ_prev``: the step between the
-two latest final models, read from the chain, none before two rounds finalized;
-applied by :func:`poft.protocol.aggregate.aggregate_round`, since this module
-sees one round only.)
+(:data:`DEFAULT_MOMENTUM`); ``Δ_prev``: the step between the two latest final
+models, read from the chain, none before two rounds finalized; applied by
+:func:`poft.protocol.aggregate.aggregate_round`, since this module sees one round
+only.)
 
 What each part is for (measured in docs/results/sabfl-research.md): clipping
 to the median norm bounds what any one update can move (scaling, Gaussian —
