@@ -288,22 +288,29 @@ def test_the_clipping_radius_ignores_candidates_the_gate_refuses():
 
 def test_the_clipping_radius_is_capped_when_scaled_updates_dominate_the_gate():
     # Two honest unit updates pass the gate, three fail it, and three scaled ones (x50)
-    # pass: the median norm past the gate would be 50. Capped at twice every
-    # admissible candidate's median (1): the scaled updates are clipped to norm 2 and
-    # keep (2 * 2 / 50)^2 of their weight each.
+    # pass: the median norm past the gate would be 50. The radius is capped at twice
+    # every admissible candidate's median m = 1, so the scaled updates are clipped to
+    # norm 2; the discount measures them against 2m: each keeps (2 / 50)^2 of its weight.
     theta = torch.zeros(8)
     honest = torch.eye(8)[:5]
     scaled = 50.0 * torch.eye(8)[5:]
     cands = torch.cat([honest, scaled])
     r = reports([[0.0] * 8], [[0.5, 0.5, -0.5, -0.5, -0.5, 0.5, 0.5, 0.5]])
-    capped = aggregate_round(RoundInputs(theta, cands, r),
-                             AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0}))
-    kept = (2 * 2 / 50) ** 2
-    assert capped.weights.tolist() == pytest.approx(
-        [1 / (2 + 3 * kept)] * 2 + [0.0] * 3 + [kept / (2 + 3 * kept)] * 3)
-    assert float(capped.model[5:].max()) == pytest.approx(2 * kept / (2 + 3 * kept))
-    # The ablation: uncapped, the radius is 50 and the scaled updates keep their weight.
-    plain = aggregate_round(RoundInputs(theta, cands, r), AggregationSpec(
-        rule="robust_softmax", params={"gate_z": 0.0, "cap_radius": False}))
-    assert plain.weights.tolist() == pytest.approx([0.2] * 2 + [0.0] * 3 + [0.2] * 3)
+
+    def run(**params):
+        spec = AggregationSpec(rule="robust_softmax", params={"gate_z": 0.0, **params})
+        return aggregate_round(RoundInputs(theta, cands, r), spec)
+
+    def weights(kept):
+        return [1 / (2 + 3 * kept)] * 2 + [0.0] * 3 + [kept / (2 + 3 * kept)] * 3
+
+    kept = (2 / 50) ** 2
+    default = run()
+    assert default.weights.tolist() == pytest.approx(weights(kept))
+    assert float(default.model[5:].max()) == pytest.approx(2 * kept / (2 + 3 * kept))
+    # The discount against 2c instead (c = 2): (4 / 50)^2.
+    assert run(discount_admissible=False).weights.tolist() == pytest.approx(weights((4 / 50) ** 2))
+    # Neither: the radius is 50, and the scaled updates keep their weight and length.
+    plain = run(cap_radius=False, discount_admissible=False)
+    assert plain.weights.tolist() == pytest.approx(weights(1.0))
     assert float(plain.model[5:].max()) == pytest.approx(10.0)

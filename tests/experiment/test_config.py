@@ -69,6 +69,8 @@ def test_resolved_config_round_trips_through_toml():
      "aggregation.params.history_neighbours", "must be an integer"),
     ({"networks": [net()], "aggregation": {"params": {"cap_radius": "yes"}}},
      "aggregation.params.cap_radius", "true or false"),
+    ({"networks": [net()], "aggregation": {"params": {"discount_admissible": 0}}},
+     "aggregation.params.discount_admissible", "true or false"),
 ])
 def test_bad_config_names_key_value_and_allowed(table, key, fragment):
     with pytest.raises(ConfigError) as err:

@@ -25,9 +25,10 @@ SHORT = {"none": "clean", "label_flip": "LF", "sign_flip": "SF", "gaussian": "ga
 # server momentum 0.7 (not chosen). history.csv added the workers' history test
 # (16,384-bucket sketch); history-sketch4096.csv the same at 4,096 buckets,
 # history-k3.csv with the likeness taken to the 3rd most alike history, history-mads2.csv
-# with the limit at two spreads instead of three. radius-cap.csv is the rule as it is
-# now (the clipping radius capped at twice every admissible candidate's median norm);
-# radius-all.csv took the radius over every admissible candidate instead.
+# with the limit at two spreads instead of three. radius-cap.csv capped the clipping
+# radius at twice every admissible candidate's median norm; radius-all.csv took the
+# radius over every admissible candidate instead. discount-admissible.csv is the rule
+# as it is now: the clip discount measured against that median too.
 SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("base.csv", " [T=1]"), ("v2.csv", " [T=1]"), ("d05.csv", " [T=1]"),
            ("iid-final.csv", " [T=1]"), ("dir01-seed1.csv", " [T=1]"), ("d05-more.csv", " [T=1]"),
@@ -43,8 +44,8 @@ SOURCES = [("../robustness-fmnist-30/robustness-T0.1.csv", ""),
            ("history-k3.csv", " [history, 3rd nearest]"),
            ("history-mads2.csv", " [history, 2 spreads]"),
            ("history.csv", " [uncapped radius]"), ("radius-all.csv", " [radius over all]"),
-           ("radius-cap.csv", "")]
-RULES = ["robust_softmax", "robust_softmax [uncapped radius]", "robust_softmax [radius over all]",
+           ("radius-cap.csv", " [discount vs c]"), ("discount-admissible.csv", "")]
+RULES = ["robust_softmax", "robust_softmax [discount vs c]", "robust_softmax [uncapped radius]", "robust_softmax [radius over all]",
          "robust_softmax [no history]", "robust_softmax [history, k=4096]",
          "robust_softmax [history, 3rd nearest]", "robust_softmax [history, 2 spreads]",
          "robust_softmax [β=0.7]", "robust_softmax [momentum, no discount/split]",
@@ -134,10 +135,12 @@ def grid_tables(cells):
 
 
 def worst_table(cells, stat=final):
-    """robust_softmax (now, with the clipping radius uncapped, without the history test,
-    before the discount and split, without momentum, and at T = 1) vs FLTrust vs
-    centered clipping: worst case and clean per cell."""
-    rules = ["robust_softmax", "robust_softmax [uncapped radius]", "robust_softmax [no history]",
+    """robust_softmax (now, with the discount against the radius, with the radius
+    uncapped, without the history test, before the discount and split, without
+    momentum, and at T = 1) vs FLTrust vs centered clipping: worst case and clean per
+    cell."""
+    rules = ["robust_softmax", "robust_softmax [discount vs c]", "robust_softmax [uncapped radius]",
+             "robust_softmax [no history]",
              "robust_softmax [momentum, no discount/split]",
              "robust_softmax [T=3, no momentum]", "robust_softmax [T=1]",
              "fltrust", "centered_clipping"]

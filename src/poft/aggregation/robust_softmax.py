@@ -45,38 +45,39 @@ floats in a fixed order:
     \mathcal A = \{i : C_i > z/\sqrt d,\ S_i, C_i \text{ finite}\}
 
     w_i = \frac{f_i \exp(S_i / T)}{\sum_{k \in \mathcal A} f_k \exp(S_k / T)}\ (i \in \mathcal A),\ 0 \text{ otherwise},
-    \qquad f_i = \frac{h_i}{k_i^{p}}\min\!\left(1, \frac{2c}{\lVert\delta_i\rVert}\right)^{2}
+    \qquad f_i = \frac{h_i}{k_i^{p}}\min\!\left(1, \frac{2m}{\lVert\delta_i\rVert}\right)^{2}
 
     \theta' = \theta + \sum_i w_i\,\bar\delta_i + \beta\,\Delta_{\text{prev}}
 
 (``c``: the median norm of the candidates in ``𝒜``, so updates the gate refuses
 cannot move it, but at most twice the median norm of every admissible candidate,
 ``params.cap_radius`` (:mod:`poft.aggregation.clipping`), so that scaled updates
-cannot set it when the gate refuses more honest updates than theirs; ``f_i``: the
-clip discount, ``params.clip_discount``: an update more than twice the median norm
-loses weight with the square of its excess, so noise and scaled updates, which
-clipping makes look like honest ones, keep little weight and reward (the margin 2
-leaves heterogeneous honest updates alone; with margin 1 and power 1 Dirichlet 0.1
-lost up to 6 points); ``k_i``: the duplicate split, ``params.split_duplicates``:
-the number of candidates in the round equal to ``δ_i`` (:func:`duplicate_counts`),
-raised to ``params.duplicate_power`` ``p`` (2 by default): at ``p = 1`` colluders
-sending one vector share one weight, at ``p = 2`` they share a ``1/k`` part of
-one, so copies cost them (honest workers, with their own data and seeds, never
-send copies); both on by default; ``h_i``: the history test, ``params.history``
-(on by default): 0 for a worker whose running sum of updates is an outlier in
-likeness to another worker's (:mod:`poft.aggregation.history`; backdoor colluders
-on heterogeneous data, who look like honest specialists within any one round),
-else 1; ``κ``: ``params.score_floor``, off (0) by default
-(:data:`DEFAULT_SCORE_FLOOR`): with ``κ > 0`` contributions under ``κ`` of the
-loss count as ties, so the scores shrink with them and the weights become uniform
-as the updates agree, which the rule needs to converge in the convex study (``κ =
-0.01`` there); on Fashion-MNIST, where 10 rounds are far from the optimum, ``κ =
-0.01`` cost Dirichlet 0.1 five points of clean accuracy, so it is off by default;
-``β``: the server momentum, ``params.momentum``, 0.5 by default
-(:data:`DEFAULT_MOMENTUM`); ``Δ_prev``: the step between the two latest final
-models, read from the chain, none before two rounds finalized; applied by
-:func:`poft.protocol.aggregate.aggregate_round`, since this module sees one round
-only.)
+cannot set it when the gate refuses more honest updates than theirs; ``m``: the
+median norm of every admissible candidate (``params.discount_admissible``; off:
+``m = c``); ``f_i``: the clip discount, ``params.clip_discount``: an update more
+than twice ``m`` loses weight with the square of its excess, so noise and scaled
+updates, which clipping makes look like honest ones, keep little weight and reward
+(the margin 2 leaves heterogeneous honest updates alone; with margin 1 and power 1
+Dirichlet 0.1 lost up to 6 points); ``k_i``: the duplicate split,
+``params.split_duplicates``: the number of candidates in the round equal to
+``δ_i`` (:func:`duplicate_counts`), raised to ``params.duplicate_power`` ``p`` (2
+by default): at ``p = 1`` colluders sending one vector share one weight, at ``p =
+2`` they share a ``1/k`` part of one, so copies cost them (honest workers, with
+their own data and seeds, never send copies); both on by default; ``h_i``: the
+history test, ``params.history`` (on by default): 0 for a worker whose running sum
+of updates is an outlier in likeness to another worker's
+(:mod:`poft.aggregation.history`; backdoor colluders on heterogeneous data, who
+look like honest specialists within any one round), else 1; ``κ``:
+``params.score_floor``, off (0) by default (:data:`DEFAULT_SCORE_FLOOR`): with ``κ
+> 0`` contributions under ``κ`` of the loss count as ties, so the scores shrink
+with them and the weights become uniform as the updates agree, which the rule
+needs to converge in the convex study (``κ = 0.01`` there); on Fashion-MNIST,
+where 10 rounds are far from the optimum, ``κ = 0.01`` cost Dirichlet 0.1 five
+points of clean accuracy, so it is off by default; ``β``: the server momentum,
+``params.momentum``, 0.5 by default (:data:`DEFAULT_MOMENTUM`); ``Δ_prev``: the
+step between the two latest final models, read from the chain, none before two
+rounds finalized; applied by :func:`poft.protocol.aggregate.aggregate_round`,
+since this module sees one round only.)
 
 What each part is for (measured in docs/results/sabfl-research.md): clipping
 to the median norm bounds what any one update can move (scaling, Gaussian —
@@ -141,6 +142,7 @@ DEFAULT_SPLIT_DUPLICATES = True
 DEFAULT_DUPLICATE_POWER = 2.0
 DEFAULT_HISTORY = True
 DEFAULT_CAP_RADIUS = True
+DEFAULT_DISCOUNT_ADMISSIBLE = True
 DISCOUNT_MARGIN = 2.0    # updates up to 2x the median norm keep their whole weight
 # The defaults a run's summary reports beside the parameters a config sets.
 DEFAULTS = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
@@ -148,7 +150,7 @@ DEFAULTS = {"temperature": DEFAULT_TEMPERATURE, "gate_z": DEFAULT_GATE_Z,
             "clip_discount": DEFAULT_CLIP_DISCOUNT, "split_duplicates": DEFAULT_SPLIT_DUPLICATES,
             "duplicate_power": DEFAULT_DUPLICATE_POWER, "history": DEFAULT_HISTORY,
             "history_mads": DEFAULT_HISTORY_MADS, "history_neighbours": DEFAULT_HISTORY_NEIGHBOURS,
-            "cap_radius": DEFAULT_CAP_RADIUS}
+            "cap_radius": DEFAULT_CAP_RADIUS, "discount_admissible": DEFAULT_DISCOUNT_ADMISSIBLE}
 
 
 # The rule's parameters (``[aggregation] params``) and what each accepts; the config
@@ -162,6 +164,7 @@ PARAMS = {
     "split_duplicates": boolean_problem, "duplicate_power": number_problem(1.0),
     "history": boolean_problem, "history_mads": number_problem(0.0, low_open=True),
     "history_neighbours": integer_problem(1), "cap_radius": boolean_problem,
+    "discount_admissible": boolean_problem,
 }
 
 
@@ -208,8 +211,8 @@ def duplicate_counts(deltas: torch.Tensor, admissible: torch.Tensor | None = Non
 
 def robust_discount(deltas: torch.Tensor, admissible, factors: torch.Tensor,
                     params: dict) -> list[float] | None:
-    """Each softmax term's factor (None: all 1): ``min(1, 2c/‖δ_i‖)²`` from the clip
-    factor ``min(1, c/‖δ_i‖)`` (``clip_discount``, with clipping) over the number of
+    """Each softmax term's factor (None: all 1): ``min(1, 2m/‖δ_i‖)²`` from
+    ``factors = min(1, m/‖δ_i‖)`` (``clip_discount``, with clipping) over the number of
     copies to the power ``duplicate_power`` (``split_duplicates``, :func:`duplicate_counts`)."""
     clip = params.get("clip", True)
     use_clip = clip and params.get("clip_discount", DEFAULT_CLIP_DISCOUNT)
@@ -327,7 +330,11 @@ def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
         factors, _ = capped_clip_factors(deltas, ok, admissible, DISCOUNT_MARGIN)
     else:
         factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
-    discount = robust_discount(deltas, admissible, factors, params)
+    # The discount's norm scale: every admissible candidate's median, which a Byzantine
+    # minority cannot set (the radius, capped at twice it, can still sit above it).
+    scale = (clip_factors(deltas, admissible)[0]
+             if params.get("discount_admissible", DEFAULT_DISCOUNT_ADMISSIBLE) else factors)
+    discount = robust_discount(deltas, admissible, scale, params)
     if history is not None and params.get("history", DEFAULT_HISTORY):
         outliers = history_factors(history, params.get("history_mads", DEFAULT_HISTORY_MADS),
                                    params.get("history_neighbours", DEFAULT_HISTORY_NEIGHBOURS))
@@ -346,12 +353,13 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
                    cap: float | None = None, clip_discount: bool = DEFAULT_CLIP_DISCOUNT,
                    split_duplicates: bool = DEFAULT_SPLIT_DUPLICATES,
                    duplicate_power: float = DEFAULT_DUPLICATE_POWER,
-                   cap_radius: bool = DEFAULT_CAP_RADIUS) -> torch.Tensor:
+                   cap_radius: bool = DEFAULT_CAP_RADIUS,
+                   discount_admissible: bool = DEFAULT_DISCOUNT_ADMISSIBLE) -> torch.Tensor:
     """Registry form: ``Σ w_i δ̄_i`` (float64 ``(d,)``) for the ``(v, 2n)`` ``reports``.
 
     ``gate``, ``clip`` (off: no discount either), ``clip_discount``, ``split_duplicates``
-    (and its ``duplicate_power``) and ``cap_radius`` switch the rule's parts
-    (ablations). ``f``: the uniform rule signature; not used. One round has no history: the history test needs
+    (and its ``duplicate_power``), ``cap_radius`` and ``discount_admissible`` switch
+    the rule's parts (ablations). ``f``: the uniform rule signature; not used. One round has no history: the history test needs
     :func:`poft.protocol.aggregate.aggregate_round` with the workers' histories.
     """
     from poft.aggregation._checks import as_matrix
@@ -363,7 +371,7 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
         "temperature": temperature, "clamp": clamp, "gate": gate, "clip": clip, "score": score,
         "gate_z": gate_z, "cap": cap, "clip_discount": clip_discount,
         "split_duplicates": split_duplicates, "duplicate_power": duplicate_power,
-        "cap_radius": cap_radius})
+        "cap_radius": cap_radius, "discount_admissible": discount_admissible})
     if clip:
         x = x * factors[:, None]
     if float(w.sum()) == 0.0:
@@ -374,6 +382,6 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 __all__ = ["DEFAULTS", "PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
            "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
            "robust_weights", "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT",
-           "DEFAULT_CAP_RADIUS", "DEFAULT_DUPLICATE_POWER", "DEFAULT_GATE_Z", "DEFAULT_HISTORY",
+           "DEFAULT_CAP_RADIUS", "DEFAULT_DISCOUNT_ADMISSIBLE", "DEFAULT_DUPLICATE_POWER", "DEFAULT_GATE_Z", "DEFAULT_HISTORY",
            "DEFAULT_MOMENTUM",
            "DEFAULT_SCORE_FLOOR", "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]
