@@ -312,7 +312,8 @@ def _softmax_of(value: list[float], cos: list[float], ok: list[bool], *, tempera
 def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
                    history: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The weights and each row's clip factor ``min(1, c/‖δ_i‖)`` (``c``: the median
-    norm in ``𝒜``, else of the admissible rows) from the ``(v, 2n)`` reports, the
+    norm in ``𝒜``, capped at twice the admissible rows', else the admissible rows'
+    median) from the ``(v, 2n)`` reports, the
     ``(n, d)`` deltas and the rule's ``params``, reducing the reports once.
     ``history``: the ``(n, k)`` sketched sums of each candidate's worker's updates over
     the final rounds before this one and this one (:func:`poft.aggregation.history.sketch`),
