@@ -326,8 +326,9 @@ def robust_weights(reports, deltas: torch.Tensor, params: dict, admissible=None,
                               gate_z=params.get("gate_z", DEFAULT_GATE_Z))
     # The clipping radius comes from the candidates past the gate, so that updates the
     # gate refuses (IPM's short ones, noise's long ones) cannot move it; capped at twice
-    # every admissible candidate's median, which a Byzantine minority cannot set.
-    if any(ok) and params.get("cap_radius", DEFAULT_CAP_RADIUS):
+    # every admissible candidate's median, which a Byzantine minority cannot set (with
+    # none past the gate, the admissible candidates' median, as below).
+    if params.get("cap_radius", DEFAULT_CAP_RADIUS):
         factors, _ = capped_clip_factors(deltas, ok, admissible, DISCOUNT_MARGIN)
     else:
         factors, _ = clip_factors(deltas, torch.tensor(ok) if any(ok) else admissible)
@@ -382,7 +383,7 @@ def robust_softmax(deltas, *, f: int = 0, reports, temperature: float = DEFAULT_
 
 __all__ = ["DEFAULTS", "PARAMS", "param_problem", "capped_shares", "clip_factors", "duplicate_counts",
            "median_norm_clip", "robust_discount", "robust_softmax", "robust_softmax_weights",
-           "robust_weights", "scoring_options", "DEFAULT_CLAMP", "DEFAULT_CLIP_DISCOUNT",
-           "DEFAULT_CAP_RADIUS", "DEFAULT_DISCOUNT_ADMISSIBLE", "DEFAULT_DUPLICATE_POWER", "DEFAULT_GATE_Z", "DEFAULT_HISTORY",
-           "DEFAULT_MOMENTUM",
-           "DEFAULT_SCORE_FLOOR", "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]
+           "robust_weights", "scoring_options", "DEFAULT_CAP_RADIUS", "DEFAULT_CLAMP",
+           "DEFAULT_CLIP_DISCOUNT", "DEFAULT_DISCOUNT_ADMISSIBLE", "DEFAULT_DUPLICATE_POWER",
+           "DEFAULT_GATE_Z", "DEFAULT_HISTORY", "DEFAULT_MOMENTUM", "DEFAULT_SCORE_FLOOR",
+           "DEFAULT_SPLIT_DUPLICATES", "DEFAULT_TEMPERATURE"]
