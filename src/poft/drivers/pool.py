@@ -140,8 +140,8 @@ def _init_child(shared: bytes | None, inherited: bool) -> None:
         _SHARED = pickle.loads(shared)
 
 
-def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
-    return fn(_SHARED, item)
+def _call(fn: Callable[[Any, Any], Any], item: bytes) -> bytes:
+    return pickle.dumps(fn(_SHARED, pickle.loads(item)))
 
 
 class ProcessExecutor(Executor):
@@ -170,11 +170,17 @@ class ProcessExecutor(Executor):
             _SHARED = None            # this process needs no second reference
         log.info("process pool: %d processes (%s)", processes, context.get_start_method())
 
+    # Items and results cross as plain pickled bytes, as `shared` does when spawned:
+    # handed to the pool as objects, their tensors would go through torch's reducer as
+    # shared-memory file descriptors, served by a thread of this process that prints a
+    # traceback when a child dies mid-transfer (Ctrl-C during a round).
     def map(self, fn, items):
-        return self.pool.imap(functools.partial(_call, fn), items)
+        return map(pickle.loads, self.pool.imap(functools.partial(_call, fn),
+                                                map(pickle.dumps, items)))
 
     def map_unordered(self, fn, items):
-        return self.pool.imap_unordered(functools.partial(_call, fn), items)
+        return map(pickle.loads, self.pool.imap_unordered(functools.partial(_call, fn),
+                                                          map(pickle.dumps, items)))
 
     def close(self) -> None:
         self.pool.close()
