@@ -15,10 +15,12 @@ so does a bug in poft (one line; the traceback with `-v`).
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import logging
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -280,6 +282,23 @@ def cmd_verify(args) -> int:
     return 0 if result.ok else 1
 
 
+def redeliver_interrupts(unraisable, _default=sys.unraisablehook) -> None:
+    """`sys.unraisablehook` that turns a swallowed Ctrl-C back into a pending one.
+
+    Python runs its SIGINT handler at the next bytecode, wherever that is; when it is a
+    finaliser (``__del__``, a weakref callback), the KeyboardInterrupt cannot propagate
+    and CPython reports it as "Exception ignored" and goes on. pycryptodome frees a
+    hash object in ``__del__`` on every keccak of the embedded EVM, so about one Ctrl-C
+    in a hundred during a round (more while the contracts deploy) was lost and the run
+    went on to its end. So the main thread is interrupted again, from another thread a
+    moment later: raised here, the handler would run at this hook's next bytecode and
+    the interrupt would be lost again."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        threading.Timer(0.01, _thread.interrupt_main).start()
+        return
+    _default(unraisable)
+
+
 def entry() -> None:
     """The `poft` executable (and `python -m poft`): `main`, then exit with its status.
 
@@ -288,6 +307,7 @@ def entry() -> None:
     up (PyRun_*) leaves CPython's "unhandled Ctrl-C" flag set even though `main`
     handled it, and the interpreter would then end by killing itself with SIGINT
     instead of returning 130."""
+    sys.unraisablehook = redeliver_interrupts
     try:
         status = main()
     except KeyboardInterrupt:           # before `main` could handle it (parsing the flags)

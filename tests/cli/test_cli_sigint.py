@@ -87,3 +87,23 @@ def test_ctrl_c_exits_130_even_when_cpython_saw_it_unhandled_on_its_way(tmp_path
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
     assert proc.stderr == "poft run: interrupted\n"
+
+
+def test_ctrl_c_caught_in_a_finaliser_is_delivered_again(monkeypatch):
+    """Python runs the SIGINT handler at the next bytecode, and in the embedded EVM that
+    is often a `__del__` (pycryptodome frees a hash object after every keccak): the
+    KeyboardInterrupt cannot leave a finaliser, CPython reports it as "Exception
+    ignored", and about one Ctrl-C in a hundred let the run go on to its end."""
+    from poft.cli import redeliver_interrupts
+
+    monkeypatch.setattr(sys, "unraisablehook", redeliver_interrupts)
+
+    class Finalised:
+        def __del__(self):
+            raise KeyboardInterrupt       # what the handler does when it runs here
+
+    with pytest.raises(KeyboardInterrupt):
+        Finalised()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            time.sleep(0.001)
