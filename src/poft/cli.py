@@ -19,6 +19,7 @@ import _thread
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -163,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # noqa: BLE001 - the last resort: a bug, said as one
+        if INTERRUPTED.is_set():
+            # Ctrl-C can surface as another error: landing in numpy's lazy import
+            # machinery it became a RecursionError that no longer carries it.
+            print(f"poft {args.command}: interrupted", file=sys.stderr)
+            return 130
         print(f"poft {args.command}: this is a bug in poft, please report it: "
               f"{type(exc).__name__}: {one_line(exc)}"
               + ("" if args.verbose else " (run with -v for the traceback)"), file=sys.stderr)
@@ -282,6 +288,15 @@ def cmd_verify(args) -> int:
     return 0 if result.ok else 1
 
 
+INTERRUPTED = threading.Event()      # set by Ctrl-C under `entry`
+
+
+def note_interrupt(signum, frame) -> None:
+    """SIGINT handler: Python's own (raise KeyboardInterrupt), remembering that it ran."""
+    INTERRUPTED.set()
+    signal.default_int_handler(signum, frame)
+
+
 def redeliver_interrupts(unraisable, _default=sys.unraisablehook) -> None:
     """`sys.unraisablehook` that turns a swallowed Ctrl-C back into a pending one.
 
@@ -308,6 +323,8 @@ def entry() -> None:
     handled it, and the interpreter would then end by killing itself with SIGINT
     instead of returning 130."""
     sys.unraisablehook = redeliver_interrupts
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not when ignored
+        signal.signal(signal.SIGINT, note_interrupt)
     try:
         status = main()
     except KeyboardInterrupt:           # before `main` could handle it (parsing the flags)

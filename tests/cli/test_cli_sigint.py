@@ -107,3 +107,21 @@ def test_ctrl_c_caught_in_a_finaliser_is_delivered_again(monkeypatch):
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             time.sleep(0.001)
+
+
+def test_an_error_that_follows_ctrl_c_is_reported_as_the_interrupt(monkeypatch, capsys):
+    """Ctrl-C while sklearn imported numpy surfaced as a RecursionError (numpy's lazy
+    `__getattr__` retried its import ~900 times), which `poft run` called a bug."""
+    from poft import cli
+
+    def interrupted_then_broken(args):
+        with pytest.raises(KeyboardInterrupt):
+            cli.note_interrupt(signal.SIGINT, None)      # the handler `entry` installs
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(cli, "dispatch", interrupted_then_broken)
+    try:
+        assert cli.main(["run", "x.toml"]) == 130
+    finally:
+        cli.INTERRUPTED.clear()
+    assert capsys.readouterr().err == "poft run: interrupted\n"

@@ -71,6 +71,26 @@ def test_resolved_config_round_trips_through_toml():
      "aggregation.params.cap_radius", "true or false"),
     ({"networks": [net()], "aggregation": {"params": {"discount_admissible": 0}}},
      "aggregation.params.discount_admissible", "true or false"),
+    # names used in file names cannot leave the output folder
+    ({"networks": [net(name="../../escaped")]}, "networks[0].name", "used in file names"),
+    ({"networks": [net(name="a/b")]}, "networks[0].name", "letters, digits"),
+    ({"networks": [net()], "experiment": {"name": ""}}, "experiment.name", "used in file names"),
+    # numbers that would only fail inside the first round
+    ({"networks": [net()], "training": {"lr": 0.0}}, "training.lr", "must be > 0"),
+    ({"networks": [net()], "training": {"lr": float("nan")}}, "training.lr", "finite number"),
+    ({"networks": [net()], "training": {"lr": float("inf")}}, "training.lr", "finite number"),
+    ({"networks": [net(attack="scaling", byzantine_fraction=0.2,
+                       attack_params={"bogus": 1})]},
+     "networks[0].attack_params", "scaling has no parameter 'bogus'; it takes factor"),
+    ({"networks": [net(attack="backdoor", byzantine_fraction=0.2,
+                       attack_params={"target": 0, "sise": 3})]},
+     "networks[0].attack_params", "it takes target, fraction, size, value"),
+    ({"networks": [net()], "aggregation": {"rule": "mean", "params": {"zzz": 10}}},
+     "aggregation.params.zzz", "mean has no parameter 'zzz'; it takes f"),
+    ({"networks": [net(workers=3)], "aggregation": {"rule": "krum", "params": {"f": 1}}},
+     "aggregation.params.f", "krum with the 3 workers of network 'alpha' allows f <= 0"),
+    ({"networks": [net(), net(name="beta", rule="mean")], "aggregation": {"params": {"zz": 1}}},
+     "aggregation.params.zz", "no rule in use takes it (mean takes f; robust_softmax takes"),
 ])
 def test_bad_config_names_key_value_and_allowed(table, key, fragment):
     with pytest.raises(ConfigError) as err:
@@ -89,6 +109,15 @@ def test_a_baseline_parameter_is_not_robust_softmaxs_business():
 def test_missing_file_and_bad_toml(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="is a folder; give a config file"):
+        load_config(tmp_path)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\x96\x00garbage")
+    with pytest.raises(ConfigError, match="not a TOML text file: byte 0 is not UTF-8"):
+        load_config(binary)
+    with_bom = tmp_path / "bom.toml"                # as some Windows editors save
+    with_bom.write_bytes(b"\xef\xbb\xbf[[networks]]\nname = 'alpha'\n")
+    assert load_config(with_bom).networks[0].name == "alpha"
     bad = tmp_path / "bad.toml"
     bad.write_text("[experiment\nname = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):

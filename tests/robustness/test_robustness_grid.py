@@ -139,6 +139,9 @@ def test_cells_pair_none_with_fraction_zero_only(tmp_path):
     ('seeds = []', ["grid.seeds", "at least one"]),
     ('attacks = ["none"]\nbyzantine_fractions = [0.3]', ["'grid'", "no cell"]),
     ('[grid.rule_params.kurm]\nf = 1', ["grid.rule_params.kurm", "unknown name", "'krum'"]),
+    ('[grid.rule_params.krum]\nm = 1', ["grid.rule_params.krum.m", "it takes f"]),
+    ('[grid.attack_params.ipm]\neps = 1', ["grid.attack_params.ipm", "no parameter 'eps'",
+                                           "it takes epsilon"]),
 ])
 def test_bad_grid_is_a_clear_error(tmp_path, grid, fragments):
     with pytest.raises(ConfigError) as error:

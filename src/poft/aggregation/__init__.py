@@ -22,6 +22,7 @@ keyword (see :data:`CONTEXT`):
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import torch
@@ -76,6 +77,22 @@ CONTEXT: dict[str, dict[str, bool]] = {
 }
 
 
+# Largest f each f-rule allows for n candidates (Krum: n > 2f + 2; trimmed mean:
+# n > 2f; Bulyan: n >= 4f + 3).
+MAX_F: dict[str, Callable[[int], int]] = {
+    "krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
+    "trimmed_mean": lambda n: (n - 1) // 2, "bulyan": lambda n: (n - 3) // 4}
+
+
+def rule_parameters(name: str) -> list[str]:
+    """The parameters a config may set for rule ``name`` (``[aggregation] params``):
+    its keywords but the round's context; robust_softmax's are its ``PARAMS``."""
+    if name == "robust_softmax":
+        return list(robust_softmax.PARAMS)
+    _, *keywords = inspect.signature(get_rule(name)).parameters
+    return [k for k in keywords if k not in CONTEXT.get(name, {})]
+
+
 def get_rule(name: str) -> Rule:
     """The rule registered under ``name``; ``KeyError`` lists the known names."""
     try:
@@ -86,11 +103,13 @@ def get_rule(name: str) -> Rule:
 
 __all__ = [
     "CONTEXT",
+    "MAX_F",
     "RULES",
     "Rule",
     "approximate_population_loss",
     "fltrust_scores",
     "get_rule",
+    "rule_parameters",
     "softmax_aggregate",
     "softmax_rule",
     "softmax_weights",

@@ -19,6 +19,7 @@ Byzantine worker's ``ArrayDataset`` before it trains honestly on it
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import torch
@@ -72,6 +73,33 @@ CONTEXT: dict[str, dict[str, bool]] = {
 }
 
 
+# Attacks whose **kwargs are another function's parameters.
+FORWARDS: dict[str, Callable] = {"backdoor": apply_trigger}
+
+
+def _keywords(fn: Callable) -> list[str]:
+    return [p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def param_problem(name: str, params: dict) -> str | None:
+    """Why attack ``name`` cannot take ``params`` (None: it can): a key that is not one
+    of its parameters, or one the run supplies (:data:`CONTEXT`). Checked when a config
+    loads, so that a typo stops the run before it starts, not in its first round."""
+    attack = UPDATE_ATTACKS.get(name) or DATA_ATTACKS.get(name)
+    if attack is None or not params:
+        return None
+    _, *takes = _keywords(attack)
+    if name in FORWARDS:            # its **kwargs go on to another function
+        takes += _keywords(FORWARDS[name])[1:]
+    takes = [p for p in takes if p not in CONTEXT.get(name, {})]
+    unknown = sorted(set(params) - set(takes))
+    if not unknown:
+        return None
+    return (f"{name} has no parameter {unknown[0]!r}; it takes "
+            f"{', '.join(takes) if takes else 'none'}")
+
+
 def finite_rows(deltas: torch.Tensor | None) -> torch.Tensor | None:
     """The rows of an ``(h, d)`` delta matrix an attacker can build on: the finite ones.
 
@@ -104,6 +132,7 @@ __all__ = [
     "CONTEXT",
     "DATA_ATTACKS",
     "UPDATE_ATTACKS",
+    "param_problem",
     "alie_z",
     "apply_trigger",
     "attack_success_rate",

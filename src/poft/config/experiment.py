@@ -27,8 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from poft.aggregation import robust_softmax
-from poft.config.schema import ConfigError, bounded, fail, load_section, option, to_table
+from poft.attacks import param_problem as attack_param_problem
+from poft.config.rule_params import check_rule_params
+from poft.config.schema import (
+    ConfigError,
+    bounded,
+    fail,
+    load_section,
+    option,
+    path_name_problem,
+    to_table,
+)
 
 Dataset = Literal["fashion_mnist", "digits", "convex"]
 ModelName = Literal["logreg", "mlp", "cnn"]
@@ -47,7 +56,7 @@ class ExperimentSection:
     """The run as a whole."""
 
     name: str = option("poft", doc="the run's name: the default output folder is "
-                       "runs/<name>, and the report's title")
+                       "runs/<name>, and the report's title; letters, digits, '.', '_', '-'")
     seed: int = bounded(0, min=0, max=2**32 - 1, doc="seeds everything: data split, population plan, genesis "
                         "model, participants' RNGs and the embedded chains (`poft run --seed`)")
     rounds: int = bounded(10, min=1, max=10_000, doc="federated rounds per network "
@@ -72,6 +81,8 @@ class ExperimentSection:
                                  "(`poft run --cluster`)")
 
     def check(self, path: str) -> None:
+        if (problem := path_name_problem(self.name)) is not None:
+            fail(f"{path}.name", problem)
         if self.cluster is not None:
             check_cluster(self.cluster, f"{path}.cluster")
 
@@ -119,7 +130,7 @@ class TrainingSection:
     local_epochs: int = bounded(1, min=1, max=1000, doc="passes over the worker's own data "
                                 "per round")
     batch_size: int = bounded(32, min=1, doc="SGD mini-batch size")
-    lr: float = bounded(0.05, min=0.0, doc="SGD learning rate")
+    lr: float = bounded(0.05, above=0.0, doc="SGD learning rate")
     momentum: float = bounded(0.9, min=0.0, max=1.0, doc="SGD momentum")
     weight_decay: float = bounded(0.0, min=0.0, doc="SGD weight decay (L2)")
 
@@ -179,7 +190,8 @@ class NetworkSection:
     """One network: its own chain, ledger, participants and data share (`[[networks]]`,
     one table per network)."""
 
-    name: str = option(doc="unique name of the network (output folders, links)")
+    name: str = option(doc="unique name of the network (output folders, links): letters, "
+                       "digits, '.', '_' and '-'")
     backend: Backend = option("embedded", doc="not read by `poft run`: the backend of every "
                               "network is chosen on the command line (`poft run --backend "
                               "embedded|anvil|hardhat`)")
@@ -219,6 +231,8 @@ class NetworkSection:
                                    "`aggregation.rule`")
 
     def check(self, path: str) -> None:
+        if (problem := path_name_problem(self.name)) is not None:
+            fail(f"{path}.name", problem)
         if self.validators + self.miners > self.stakers:
             fail(f"{path}.stakers", f"{self.stakers} stakers cannot fill a committee of "
                  f"{self.validators} validators + {self.miners} miners; raise stakers "
@@ -226,6 +240,8 @@ class NetworkSection:
         if self.lying_validators > self.stakers:
             fail(f"{path}.lying_validators", f"{self.lying_validators} is more than the "
                  f"{self.stakers} stakers")
+        if (problem := attack_param_problem(self.attack, self.attack_params)) is not None:
+            fail(f"{path}.attack_params", problem)
         if self.byzantine_fraction > 0 and self.attack == "none":
             fail(f"{path}.attack", "byzantine_fraction > 0 needs an attack, e.g. 'sign_flip'")
 
@@ -265,7 +281,8 @@ class ExperimentConfig:
     crosschain: CrosschainSection = field(default_factory=CrosschainSection)
 
     def check(self, path: str) -> None:
-        self._check_robust_params()
+        check_rule_params(self.aggregation.params,
+                          [(n.name, self.rule_of(n), n.workers) for n in self.networks])
         if not self.networks:
             fail("networks", "at least one [[networks]] table is required")
         names = [n.name for n in self.networks]
@@ -286,19 +303,6 @@ class ExperimentConfig:
                 fail(f"crosschain.links[{i}]", "a network cannot import from itself")
         if self.crosschain.enabled and not self.crosschain.links:
             fail("crosschain.links", "crosschain.enabled = true needs at least one link")
-
-    def _check_robust_params(self) -> None:
-        """robust_softmax's parameters, before anything runs: a bad value, and (when
-        every network runs it, so no baseline shares the table) an unknown name."""
-        rules = {self.rule_of(net) for net in self.networks}
-        if "robust_softmax" not in rules:
-            return
-        for name, value in self.aggregation.params.items():
-            if name not in robust_softmax.PARAMS and rules != {"robust_softmax"}:
-                continue        # a baseline's parameter, e.g. f
-            problem = robust_softmax.param_problem(name, value)
-            if problem:
-                fail(f"aggregation.params.{name}", problem)
 
     def network(self, name: str) -> NetworkSection:
         for net in self.networks:
@@ -342,11 +346,16 @@ def parse_config(table: dict[str, Any]) -> ExperimentConfig:
 def read_toml(path: str | Path, example: str = "examples/quickstart.toml") -> dict:
     """A TOML file as a dict; a missing file or bad TOML is a ConfigError."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{str(path)!r} is a folder; give a config file, e.g. {example}")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist; see examples/ for "
                           f"ready configs, e.g. {example}")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))   # a BOM is no error
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not a TOML text file: byte {exc.start} is not UTF-8 "
+                          f"text; see {example}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
 

@@ -96,7 +96,9 @@ def allowed(hint: Any, field: dataclasses.Field) -> str:
     if literal is not None:
         return ", ".join(f"`{v}`" for v in get_args(literal))
     low, high = field.metadata.get("min"), field.metadata.get("max")
+    above = field.metadata.get("above")
     bounds = ([f"≥ {_number(low)}"] if low is not None else []) + (
+        [f"> {_number(above)}"] if above is not None else []) + (
         [f"≤ {_number(high)}"] if high is not None else [])
     return ", ".join(bounds)
 

@@ -7,7 +7,9 @@ what is allowed:
 * keys the dataclass does not declare (typos),
 * values of the wrong type (`Literal[...]`, `int`, `float`, `bool`, `str`,
   `list[...]`, `dict`, optional and nested dataclass fields),
-* numbers outside the bounds declared with `bounded(min=..., max=...)`.
+* numbers outside the bounds declared with `bounded(min=..., max=...)` (or `above=...`,
+  an exclusive minimum), and numbers that are not finite (nan, inf),
+* names used as folder names (`path_name_problem`) that could leave the output folder.
 
 Every field says what it means (`bounded(..., doc=...)` or `option(..., doc=...)`);
 `poft.config.reference` turns the sections into docs/config.md.
@@ -19,6 +21,8 @@ Cross-field rules live in each section's `check()` method, which raises
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -35,11 +39,11 @@ def fail(path: str, message: str) -> typing.NoReturn:
 
 
 def bounded(default: Any = dataclasses.MISSING, *, min: float | None = None,
-            max: float | None = None, default_factory: Any = dataclasses.MISSING,
-            doc: str | None = None):
-    """A dataclass field with numeric bounds checked on load, and its meaning (`doc`,
-    which docs/config.md shows: `poft.config.reference`)."""
-    meta = {"min": min, "max": max, "doc": doc}
+            max: float | None = None, above: float | None = None,
+            default_factory: Any = dataclasses.MISSING, doc: str | None = None):
+    """A dataclass field with numeric bounds checked on load (``above``: an exclusive
+    minimum), and its meaning (`doc`, which docs/config.md shows: `poft.config.reference`)."""
+    meta = {"min": min, "max": max, "above": above, "doc": doc}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -132,6 +136,8 @@ def _convert(hint: Any, value: Any, path: str):
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail(path, f"expected a number, got {_show(value)}")
+        if not math.isfinite(value):
+            fail(path, f"expected a finite number, got {_show(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -148,8 +154,23 @@ def _check_bounds(field: dataclasses.Field, value: Any, path: str) -> None:
         return
     if low is not None and value < low:
         fail(path, f"{_show(value)} is too small; must be >= {low}")
+    above = field.metadata.get("above")
+    if above is not None and value <= above:
+        fail(path, f"{_show(value)} is too small; must be > {above}")
     if high is not None and value > high:
         fail(path, f"{_show(value)} is too large; must be <= {high}")
+
+
+_PATH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def path_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a folder or file inside the output folder (None: it
+    can): a network's models go to models/<name>/, so "../x" would write outside it."""
+    if _PATH_NAME.fullmatch(value):
+        return None
+    return (f"{value!r} is used in file names; use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit")
 
 
 def _show(value: Any) -> str:

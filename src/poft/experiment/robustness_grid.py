@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from poft.aggregation import rule_parameters
+from poft.attacks import param_problem as attack_param_problem
 from poft.config.experiment import (
     AttackName,
     ConfigError,
@@ -58,7 +60,15 @@ class GridSection:
             if seed < 0:
                 fail(f"{path}.seeds[{i}]", f"{seed!r} is negative; seeds are integers >= 0")
         _check_named_tables(self.attack_params, f"{path}.attack_params", AttackName)
+        for attack, params in self.attack_params.items():
+            if (problem := attack_param_problem(attack, params)) is not None:
+                fail(f"{path}.attack_params.{attack}", problem)
         _check_named_tables(self.rule_params, f"{path}.rule_params", RuleName)
+        for rule, params in self.rule_params.items():
+            unknown = sorted(set(params) - set(rule_parameters(rule)))
+            if unknown:
+                fail(f"{path}.rule_params.{rule}.{unknown[0]}", f"{rule} has no such "
+                     f"parameter; it takes {', '.join(rule_parameters(rule)) or 'none'}")
         if not self.cells():
             fail(path, "the grid has no cell: 'none' runs only at byzantine fraction 0 and "
                        "the other attacks only at fractions > 0; list 'none' with 0, or an "

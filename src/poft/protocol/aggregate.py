@@ -23,16 +23,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from poft.aggregation import get_rule
+from poft.aggregation import MAX_F, get_rule
 from poft.aggregation.robust_softmax import DEFAULT_HISTORY, DEFAULT_MOMENTUM, robust_weights
 from poft.aggregation.softmax import approximate_population_loss, softmax_rule, softmax_weights
 from poft.errors import PoftError
 from poft.ledger import weights_to_fixed
-
-# Largest f each f-rule allows for n candidates (Krum: n > 2f + 2; trimmed mean:
-# n > 2f; Bulyan: n >= 4f + 3).
-F_RULES = {"krum": lambda n: (n - 3) // 2, "multi_krum": lambda n: (n - 3) // 2,
-           "trimmed_mean": lambda n: (n - 1) // 2, "bulyan": lambda n: (n - 3) // 4}
 
 
 class NoAdmissibleCandidate(PoftError, ValueError):
@@ -195,8 +190,8 @@ def resolve_rule_params(rule: str, params: dict, *, candidates: int, byzantine: 
     """Configured parameters plus the default f: the assumed Byzantine count, at least 1,
     capped at the largest f the rule allows for the round's candidates."""
     params = dict(params)
-    if rule in F_RULES and "f" not in params:
-        params["f"] = max(0, min(max(byzantine, 1), F_RULES[rule](candidates)))
+    if rule in MAX_F and "f" not in params:
+        params["f"] = max(0, min(max(byzantine, 1), MAX_F[rule](candidates)))
     return params
 
 
