@@ -22,7 +22,6 @@ Example (examples/quickstart.toml)::
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +35,7 @@ from poft.config.schema import (
     load_section,
     option,
     path_name_problem,
+    read_toml,
     to_table,
 )
 
@@ -341,23 +341,6 @@ def check_cluster(cluster: str, path: str = "cluster") -> str:
 def parse_config(table: dict[str, Any]) -> ExperimentConfig:
     """Validate a TOML-shaped dict into an `ExperimentConfig`."""
     return load_section(ExperimentConfig, table, "")
-
-
-def read_toml(path: str | Path, example: str = "examples/quickstart.toml") -> dict:
-    """A TOML file as a dict; a missing file or bad TOML is a ConfigError."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{str(path)!r} is a folder; give a config file, e.g. {example}")
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist; see examples/ for "
-                          f"ready configs, e.g. {example}")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8-sig"))   # a BOM is no error
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not a TOML text file: byte {exc.start} is not UTF-8 "
-                          f"text; see {example}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

@@ -14,6 +14,8 @@ what is allowed:
 Every field says what it means (`bounded(..., doc=...)` or `option(..., doc=...)`);
 `poft.config.reference` turns the sections into docs/config.md.
 
+`read_toml(path)` reads the file (a clear error for a folder, bad text or bad TOML).
+
 Cross-field rules live in each section's `check()` method, which raises
 `ConfigError` through `fail(path, message)`.
 """
@@ -23,8 +25,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import tomllib
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from poft.errors import InputError
@@ -175,3 +179,20 @@ def path_name_problem(value: str) -> str | None:
 
 def _show(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
+
+
+def read_toml(path: str | Path, example: str = "examples/quickstart.toml") -> dict:
+    """A TOML file as a dict; a missing file or bad TOML is a ConfigError."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{str(path)!r} is a folder; give a config file, e.g. {example}")
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist; see examples/ for "
+                          f"ready configs, e.g. {example}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))   # a BOM is no error
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not a TOML text file: byte {exc.start} is not UTF-8 "
+                          f"text; see {example}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
