@@ -151,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    name = " ".join(["poft", args.command] + ([args.study] if args.command == "bench" else []))
     try:
         return dispatch(args)
     except (InputError, *USER_FILE_ERRORS) as exc:
-        print(f"poft {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"{name}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"poft {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:     # `poft verify ... | head`: the reader left; nothing to say
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -167,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         if INTERRUPTED.is_set():
             # Ctrl-C can surface as another error: landing in numpy's lazy import
             # machinery it became a RecursionError that no longer carries it.
-            print(f"poft {args.command}: interrupted", file=sys.stderr)
+            print(f"{name}: interrupted", file=sys.stderr)
             return 130
-        print(f"poft {args.command}: this is a bug in poft, please report it: "
+        print(f"{name}: this is a bug in poft, please report it: "
               f"{type(exc).__name__}: {one_line(exc)}"
               + ("" if args.verbose else " (run with -v for the traceback)"), file=sys.stderr)
         if args.verbose:
@@ -197,6 +198,10 @@ USER_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError,
 
 
 def one_line(exc: BaseException) -> str:
+    """The error as one line; a file error names the path and what is wrong with it
+    ("cannot use '/proc/x': No such file or directory"), not its errno."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"cannot use {str(exc.filename)!r}: {exc.strerror}"
     text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
 

@@ -27,6 +27,19 @@ def test_out_of_bounds_override_is_refused_before_anything_runs(capsys, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("study", ["robustness", "convex"])
+def test_an_output_path_that_cannot_be_a_folder_is_named_not_numbered(capsys, tmp_path, study):
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    status, err = run(capsys, ["run", "examples/quickstart.toml", "--out", str(in_the_way / "sub")])
+    assert status == 2
+    assert err == f"poft run: error: cannot use {str(in_the_way / 'sub')!r}: Not a directory\n"
+    config = {"robustness": "examples/robustness-small.toml", "convex": "examples/convex.toml"}
+    status, err = run(capsys, ["bench", study, config[study], "--out", str(in_the_way)])
+    assert status == 2
+    assert err == f"poft bench {study}: error: cannot use {str(in_the_way)!r}: File exists\n"
+
+
 def test_ctrl_c_exits_130_in_one_line(capsys, monkeypatch):
     def interrupted(args):
         raise KeyboardInterrupt
@@ -79,3 +92,11 @@ def test_every_input_error_is_a_poft_error():
         assert issubclass(cls, InputError)
     for cls in (LedgerError, StoreError):
         assert issubclass(cls, PoftError) and not issubclass(cls, InputError)
+
+
+def test_a_port_out_of_range_is_refused_before_the_store_says_it_serves(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["store", "serve", str(tmp_path), "--port", "99999"])
+    err = capsys.readouterr()
+    assert exit_.value.code == 2 and "99999 is not a TCP port; use 0-65535" in err.err
+    assert "store_serving" not in err.out + err.err

@@ -301,3 +301,18 @@ def test_verify_bad_input_is_one_line_exit_2(attacked_run, tmp_path, capsys):
     broken.write_text(json.dumps(info))
     code, err = verify(model, str(broken))
     assert code == 2 and "'ledger_address'" in err and "network 'alpha'" in err
+    # a field of the wrong shape: named, not "a bug in poft" (beside the run's chain/)
+    broken = out / "broken-deployment.json"
+    for key, value, fragment in [("ledger_address", "0x1234", "is malformed"),
+                                 ("backend", "foo", "backend 'foo' is neither 'embedded' nor 'rpc'")]:
+        info = json.loads((out / "deployment.json").read_text())
+        info["networks"]["alpha"][key] = value
+        broken.write_text(json.dumps(info))
+        code, err = verify(model, str(broken))
+        assert code == 2 and fragment in err and "network 'alpha'" in err, err
+    info = json.loads((out / "deployment.json").read_text())
+    info["networks"]["alpha"]["aggregation"] = "x"
+    broken.write_text(json.dumps(info))
+    code = poft(["verify", model, "--deployment", str(broken), "--recompute"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is malformed" in err and "'aggregation'" not in err.split("(")[0], err

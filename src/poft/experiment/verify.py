@@ -94,7 +94,13 @@ class LineageVerifier:
             for key in required + (["genesis_uri", "aggregation"] if recompute else []):
                 need(entry, key, self.path, where)
             backend = open_backend(entry, base, self.path, where)
-            client = LedgerClient.for_deployment(backend, deployment_of(entry))
+            try:           # a field of the wrong shape (an address, the rule's spec)
+                client = LedgerClient.for_deployment(backend, deployment_of(entry))
+                if recompute:
+                    AggregationSpec(**entry["aggregation"])
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"deployment file {str(self.path)!r}{where} is malformed "
+                                 f"({' '.join(str(exc).split())}); {DEPLOYMENT_HINT}") from None
             self.networks[name] = (client, entry)
         self.result = VerifyResult(recomputed=recompute)
         self.checked: set[tuple[str, int]] = set()
@@ -277,7 +283,11 @@ def open_backend(entry: dict, base: Path, path: Path = Path("deployment.json"),
                  where: str = ""):
     from poft.ledger import EmbeddedBackend, RpcBackend
 
-    if need(entry, "backend", path, where) == "embedded":
+    backend = need(entry, "backend", path, where)
+    if backend not in ("embedded", "rpc"):
+        raise InputError(f"deployment file {str(path)!r}{where}: backend {backend!r} is "
+                         f"neither 'embedded' nor 'rpc'; {DEPLOYMENT_HINT}")
+    if backend == "embedded":
         journal = Path(_resolve(base, need(entry, "journal", path, where)))
         if not journal.is_file():
             raise InputError(f"chain journal {str(journal)!r} named by deployment file "

@@ -74,6 +74,9 @@ class NetworkParams:
         return tuple(self.phase_blocks)
 
 
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Where one network's contracts live."""
@@ -95,8 +98,12 @@ class Deployment:
 
     @classmethod
     def from_json(cls, data: dict) -> "Deployment":
+        """From `to_json`'s dict; ValueError names a field of the wrong shape."""
         data = dict(data)
         data["network_id"] = bytes.fromhex(data["network_id"].removeprefix("0x"))
+        for key in ("ledger_address", "bridge_address", "owner"):
+            if not (isinstance(data.get(key), str) and ADDRESS.fullmatch(data[key])):
+                raise ValueError(f"{key} {data.get(key)!r} is not an address (0x and 40 hex digits)")
         return cls(**data)
 
 

@@ -117,6 +117,17 @@ def chain_up_from_args(args, chain_up) -> None:
           f"`poft chain down --deployment {dep.path}`")
 
 
+def tcp_port(text: str) -> int:
+    """argparse type: a TCP port, 0-65535 (0: any free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port; use 0-65535")
+    return port
+
+
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     serve = sub.add_parser("serve", help="serve a blob folder over HTTP (PUT/GET by digest)",
@@ -124,7 +135,7 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
                                        "GET and PUT /blobs/<sha256 hex>, the digest checked "
                                        "both ways; every node of a node-mode run uses it.")
     serve.add_argument("directory", type=Path, help="the blob folder (created if missing)")
-    serve.add_argument("--port", type=int, default=8640, help="TCP port (default 8640)")
+    serve.add_argument("--port", type=tcp_port, default=8640, help="TCP port (default 8640)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--read-only", action="store_true", help="refuse PUT")
