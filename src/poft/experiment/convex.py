@@ -261,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:   # ConfigError is a ValueError
         print(f"poft bench convex: error: {exc}", file=sys.stderr)
         return 2
+    out = Path(args.out)
+    print(f"results: {out / 'convex.csv'}, {out / 'convex.md'}, {out / 'convex_gap.png'}")
     return 0
 
 
