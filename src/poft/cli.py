@@ -15,17 +15,14 @@ so does a bug in poft (one line; the traceback with `-v`).
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 import traceback
 from pathlib import Path
 
-from poft import __version__
+from poft import __version__, interrupts
 from poft.errors import InputError
 
 # Idle OpenMP threads must sleep, not spin: spinning made training up to 20x slower on
@@ -165,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # noqa: BLE001 - the last resort: a bug, said as one
-        if INTERRUPTED.is_set():
+        if interrupts.INTERRUPTED.is_set():
             # Ctrl-C can surface as another error: landing in numpy's lazy import
             # machinery it became a RecursionError that no longer carries it.
             print(f"{name}: interrupted", file=sys.stderr)
@@ -293,32 +290,6 @@ def cmd_verify(args) -> int:
     return 0 if result.ok else 1
 
 
-INTERRUPTED = threading.Event()      # set by Ctrl-C under `entry`
-
-
-def note_interrupt(signum, frame) -> None:
-    """SIGINT handler: Python's own (raise KeyboardInterrupt), remembering that it ran."""
-    INTERRUPTED.set()
-    signal.default_int_handler(signum, frame)
-
-
-def redeliver_interrupts(unraisable, _default=sys.unraisablehook) -> None:
-    """`sys.unraisablehook` that turns a swallowed Ctrl-C back into a pending one.
-
-    Python runs its SIGINT handler at the next bytecode, wherever that is; when it is a
-    finaliser (``__del__``, a weakref callback), the KeyboardInterrupt cannot propagate
-    and CPython reports it as "Exception ignored" and goes on. pycryptodome frees a
-    hash object in ``__del__`` on every keccak of the embedded EVM, so about one Ctrl-C
-    in a hundred during a round (more while the contracts deploy) was lost and the run
-    went on to its end. So the main thread is interrupted again, from another thread a
-    moment later: raised here, the handler would run at this hook's next bytecode and
-    the interrupt would be lost again."""
-    if issubclass(unraisable.exc_type, KeyboardInterrupt):
-        threading.Timer(0.01, _thread.interrupt_main).start()
-        return
-    _default(unraisable)
-
-
 def entry() -> None:
     """The `poft` executable (and `python -m poft`): `main`, then exit with its status.
 
@@ -327,9 +298,7 @@ def entry() -> None:
     up (PyRun_*) leaves CPython's "unhandled Ctrl-C" flag set even though `main`
     handled it, and the interpreter would then end by killing itself with SIGINT
     instead of returning 130."""
-    sys.unraisablehook = redeliver_interrupts
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not when ignored
-        signal.signal(signal.SIGINT, note_interrupt)
+    interrupts.install()
     try:
         status = main()
     except KeyboardInterrupt:           # before `main` could handle it (parsing the flags)

@@ -94,7 +94,7 @@ def test_ctrl_c_caught_in_a_finaliser_is_delivered_again(monkeypatch):
     is often a `__del__` (pycryptodome frees a hash object after every keccak): the
     KeyboardInterrupt cannot leave a finaliser, CPython reports it as "Exception
     ignored", and about one Ctrl-C in a hundred let the run go on to its end."""
-    from poft.cli import redeliver_interrupts
+    from poft.interrupts import redeliver_interrupts
 
     monkeypatch.setattr(sys, "unraisablehook", redeliver_interrupts)
 
@@ -112,16 +112,34 @@ def test_ctrl_c_caught_in_a_finaliser_is_delivered_again(monkeypatch):
 def test_an_error_that_follows_ctrl_c_is_reported_as_the_interrupt(monkeypatch, capsys):
     """Ctrl-C while sklearn imported numpy surfaced as a RecursionError (numpy's lazy
     `__getattr__` retried its import ~900 times), which `poft run` called a bug."""
-    from poft import cli
+    from poft import cli, interrupts
 
     def interrupted_then_broken(args):
         with pytest.raises(KeyboardInterrupt):
-            cli.note_interrupt(signal.SIGINT, None)      # the handler `entry` installs
+            interrupts.note_interrupt(signal.SIGINT, None)      # the handler `entry` installs
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(cli, "dispatch", interrupted_then_broken)
     try:
         assert cli.main(["run", "x.toml"]) == 130
     finally:
-        cli.INTERRUPTED.clear()
+        interrupts.INTERRUPTED.clear()
     assert capsys.readouterr().err == "poft run: interrupted\n"
+
+
+def test_a_ctrl_c_swallowed_while_setting_up_stops_the_run_before_its_rounds(tmp_path, capsys):
+    """Ctrl-C inside an extension module's initialisation (numpy's, while scikit-learn
+    imports it) came out as an ImportError that a library caught: the run went on to
+    its end and exited 0 (test_sigint_prints_one_line_and_exits_130[setup] failed so)."""
+    from poft import cli, interrupts
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    interrupts.INTERRUPTED.set()          # note_interrupt ran; its exception was lost
+    try:
+        status = cli.main(["run", str(config), "--out", str(tmp_path / "out"), "--no-progress"])
+    finally:
+        interrupts.INTERRUPTED.clear()
+    assert status == 130 and capsys.readouterr().err == "poft run: interrupted\n"
+    assert (tmp_path / "out" / "deployment.json").is_file()         # set up, then stopped
+    assert not (tmp_path / "out" / "metrics.jsonl").exists()        # before any round

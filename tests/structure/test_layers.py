@@ -17,7 +17,7 @@ REPO = SRC.parent
 
 # Bottom to top; a package may import only packages below it (and itself).
 LAYERS = [
-    ["poft.errors"],
+    ["poft.errors", "poft.interrupts"],
     ["poft.learning", "poft.aggregation", "poft.commitment", "poft.store", "poft.ledger"],
     ["poft.attacks", "poft.config"],
     ["poft.protocol", "poft.outputs"],

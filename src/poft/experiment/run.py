@@ -27,6 +27,7 @@ from poft.config.experiment import ExperimentConfig, dump_config, load_config
 from poft.drivers.inprocess.driver import InProcessDriver
 from poft.drivers.setup import ExperimentInputs
 from poft.errors import InputError
+from poft.interrupts import raise_if_interrupted
 from poft.outputs.folder import prepare_output
 from poft.outputs.report import render_report
 from poft.outputs.summary import build_summary
@@ -58,6 +59,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                              f"ran {done}; ask for at least {done} rounds")
         records = finished_records(out, done) if resume else []
         driver.save_progress(out)      # deployment.json as soon as the contracts are deployed
+        raise_if_interrupted()         # a Ctrl-C that a library swallowed while setting up
         with (tqdm(total=rounds * len(driver.networks), initial=done * len(driver.networks),
                    disable=not progress, unit="round", desc=config.experiment.name,
                    dynamic_ncols=True) as bar,
@@ -65,6 +67,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             for rec in records:
                 metrics.write(json.dumps(rec) + "\n")
             for _ in range(rounds - done):
+                raise_if_interrupted()
                 for record in driver.run_round():
                     rec = asdict(record)
                     records.append(rec)
