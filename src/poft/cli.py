@@ -141,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run one `poft` command; returns the exit status (0 ok, 1 failed or bug, 2 bad input,
     130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)   # argparse itself exits 2 on bad flags
+    args, extra = parser.parse_known_args(argv)   # argparse itself exits 2 on bad flags
+    if extra:                        # with the usage of the command they were given to
+        (command_parser(parser, args.command) if args.command else parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     incomplete = incomplete_command(parser, args)
     if incomplete is not None:       # `poft`, `poft bench`, `poft chain`: say what is possible
         incomplete.print_help(sys.stderr)
@@ -175,12 +178,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The subparser of `command` (run, verify, bench, ...)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices[command]
+
+
 def incomplete_command(parser: argparse.ArgumentParser, args) -> argparse.ArgumentParser | None:
     """The (sub)parser whose command is missing its next word, if one is."""
     if args.command is None:
         return parser
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    sub = commands.choices[args.command]
+    sub = command_parser(parser, args.command)
     if args.command == "bench" and args.study is None:
         return sub
     if getattr(args, "action", "") is None:      # chain / store without their action

@@ -100,3 +100,12 @@ def test_a_port_out_of_range_is_refused_before_the_store_says_it_serves(capsys, 
     err = capsys.readouterr()
     assert exit_.value.code == 2 and "99999 is not a TCP port; use 0-65535" in err.err
     assert "store_serving" not in err.out + err.err
+
+
+def test_an_unknown_flag_shows_the_usage_of_its_command(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", "examples/quickstart.toml", "--bogus"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.startswith("usage: poft run ") and err.endswith(
+        "poft run: error: unrecognized arguments: --bogus\n")
