@@ -169,8 +169,9 @@ class AggregationSection:
 class LedgerSection:
     """The FederatedLedger contract's economics and deadlines (amounts in ether)."""
 
-    phase_blocks: int = bounded(1000, min=2, doc="deadline of each phase, in blocks (at "
-                                "least workers + 8); anyone may advance a phase past it")
+    phase_blocks: int = bounded(1000, min=2, doc="deadline of each phase, in blocks (raised "
+                                "to workers + 8 where that is more); anyone may advance a "
+                                "phase past it")
     stake: float = bounded(32.0, min=0.0, doc="each staker's stake")
     worker_stake: float = bounded(0.0, min=0.0, doc="each worker's stake")
     min_stake: float = bounded(1.0, min=0.0, doc="least stake to be sampled for the committee")
