@@ -11,7 +11,7 @@ lose the KeyboardInterrupt it raises:
   the interrupt comes out as an ImportError that a library catches, or as a
   RecursionError. :func:`note_interrupt` remembers that Ctrl-C came, and a long
   command calls :func:`raise_if_interrupted` between its steps (`poft run`: after
-  the set-up and every round).
+  the set-up and every round; the robustness grid: after every cell).
 
 The command line (:func:`poft.cli.entry`) installs both; a library user's own
 handlers stay untouched.

@@ -251,3 +251,30 @@ def test_resuming_into_an_older_csv_keeps_its_columns(tmp_path):
     run_robustness(config, out, progress=False)
     (row,) = rows_of(out)
     assert list(row) == old and row["aggregator"] == "mean" and row["partition"] == "iid"
+
+
+def test_a_swallowed_ctrl_c_stops_the_grid_after_the_cell_it_came_in(tmp_path, monkeypatch):
+    """A Ctrl-C that a library swallowed (poft.interrupts) ends the grid once the cell
+    that was running is written; running the grid again goes on from there."""
+    from poft import interrupts
+
+    grid = """
+        aggregators = ["softmax", "mean", "median"]
+        attacks = ["sign_flip"]
+        byzantine_fractions = [0.2]
+        seeds = [0]
+    """
+    real = robustness.simulate
+
+    def interrupted_in_the_first_cell(config, **kwargs):
+        interrupts.INTERRUPTED.set()          # note_interrupt ran; its exception was lost
+        return real(config, **kwargs)
+
+    monkeypatch.setattr(robustness, "simulate", interrupted_in_the_first_cell)
+    out = tmp_path / "out"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_robustness(write_config(tmp_path, grid, rounds=1), out, progress=False)
+    finally:
+        interrupts.INTERRUPTED.clear()
+    assert len(rows_of(out)) == 1                 # the cell it came in, kept

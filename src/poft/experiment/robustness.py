@@ -67,6 +67,7 @@ from poft.experiment.robustness_grid import (
     slice_grid,
 )
 from poft.experiment.robustness_report import COLUMNS, KEY_COLUMNS, row_key, write_reports
+from poft.interrupts import raise_if_interrupted
 
 # ---------------------------------------------------------------- the CSV
 
@@ -168,6 +169,7 @@ def run_robustness(config_path: str | Path, out_dir: str | Path, *, progress: bo
               unit="cell", desc="robustness", dynamic_ncols=True) as bar:
         for row in run_cells(todo, jobs, cluster):
             append_row(csv_path, row)
+            raise_if_interrupted()      # a swallowed Ctrl-C: stop, the finished cell kept
             bar.update(1)
             bar.set_postfix_str(f"{row['aggregator']}/{row['attack']}@"
                                 f"{row['byzantine_fraction']} acc={row['final_accuracy'][:5]}")
