@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from poft.aggregation import rule_parameters
 from poft.attacks import param_problem as attack_param_problem
 from poft.config.experiment import (
     AttackName,
@@ -25,6 +24,7 @@ from poft.config.experiment import (
     parse_config,
     read_toml,
 )
+from poft.config.rule_params import check_rule_params
 from poft.config.schema import fail, load_section
 from poft.errors import InputError
 from poft.experiment.robustness_report import cell_key
@@ -64,11 +64,6 @@ class GridSection:
             if (problem := attack_param_problem(attack, params)) is not None:
                 fail(f"{path}.attack_params.{attack}", problem)
         _check_named_tables(self.rule_params, f"{path}.rule_params", RuleName)
-        for rule, params in self.rule_params.items():
-            unknown = sorted(set(params) - set(rule_parameters(rule)))
-            if unknown:
-                fail(f"{path}.rule_params.{rule}.{unknown[0]}", f"{rule} has no such "
-                     f"parameter; it takes {', '.join(rule_parameters(rule)) or 'none'}")
         if not self.cells():
             fail(path, "the grid has no cell: 'none' runs only at byzantine fraction 0 and "
                        "the other attacks only at fractions > 0; list 'none' with 0, or an "
@@ -136,7 +131,10 @@ def parse_robustness_config(table: dict) -> tuple[ExperimentConfig, GridSection]
     if len(base.networks) != 1:
         fail("networks", f"a robustness grid runs on exactly one network; got "
                          f"{len(base.networks)} [[networks]] tables")
-    workers = base.networks[0].workers
+    net = base.networks[0]
+    for rule, params in grid.rule_params.items():     # as a config's, on the grid's network
+        check_rule_params(params, [(net.name, rule, net.workers)], f"grid.rule_params.{rule}")
+    workers = net.workers
     for i, fraction in enumerate(grid.byzantine_fractions):
         if fraction > 0 and round(fraction * workers) == 0:
             fail(f"grid.byzantine_fractions[{i}]", f"{fraction:g} of {workers} workers is "
