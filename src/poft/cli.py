@@ -24,6 +24,7 @@ from pathlib import Path
 
 from poft import __version__, interrupts
 from poft.errors import InputError
+from poft.outputs.folder import output_path
 
 # Idle OpenMP threads must sleep, not spin: spinning made training up to 20x slower on
 # a busy 2-core machine. Set before torch is first imported (the commands import it).
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "config.toml, metrics.jsonl, summary.json, report.html, "
                                      "models/ and deployment.json into --out.")
     run.add_argument("config", help="experiment config (TOML), e.g. examples/quickstart.toml")
-    run.add_argument("--out", help="output folder (default: runs/<experiment name>)")
+    run.add_argument("--out", type=output_path,
+                     help="output folder (default: runs/<experiment name>)")
     run.add_argument("--seed", type=int, help="override [experiment].seed")
     run.add_argument("--rounds", type=int, help="override [experiment].rounds")
     run.add_argument("--no-crosschain", action="store_true",

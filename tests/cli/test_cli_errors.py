@@ -109,3 +109,18 @@ def test_an_unknown_flag_shows_the_usage_of_its_command(capsys):
     assert exit_.value.code == 2
     assert err.startswith("usage: poft run ") and err.endswith(
         "poft run: error: unrecognized arguments: --bogus\n")
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "examples/quickstart.toml", "--out", ""],
+    ["bench", "robustness", "examples/robustness-small.toml", "--out", " "],
+    ["bench", "convex", "examples/convex.toml", "--out", ""],
+    ["chain", "up", "--config", "examples/two-networks.toml", "--out", ""],
+])
+def test_an_empty_out_is_refused_not_replaced_by_the_default(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.endswith("error: argument --out: an empty path; name where to write, "
+                        "e.g. --out runs/q1\n")

@@ -43,6 +43,10 @@ def test_resolved_config_round_trips_through_toml():
     ({"networks": [net(workers="ten")]}, "networks[0].workers", "expected an integer"),
     ({"networks": [net(stakers=3)]}, "networks[0].stakers", "cannot fill a committee"),
     ({"networks": [net(byzantine_fraction=0.2)]}, "networks[0].attack", "needs an attack"),
+    ({"networks": [net(attack="sign_flip")]}, "networks[0].byzantine_fraction",
+     "no Byzantine worker"),
+    ({"networks": [net(attack="gaussian", byzantine_fraction=0.04)]},   # 0.4 of 10 workers
+     "networks[0].byzantine_fraction", "at least 0.1"),
     ({"networks": []}, "networks", "at least one"),
     ({"networks": [net(), net()]}, "networks", "used twice"),
     ({"networks": [net()], "training": {"lr": "fast"}}, "training.lr", "expected a number"),
@@ -129,3 +133,16 @@ def test_overrides_replace_seed_and_rounds_only():
     changed = config.with_overrides(seed=7, rounds=None)
     assert (changed.experiment.seed, changed.experiment.rounds) == (7, 4)
     assert changed.networks == config.networks
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"rounds": 0}, "--rounds 0 (overrides experiment.rounds): 0 (int) is too small"),
+    ({"seed": -1}, "--seed -1 (overrides experiment.seed)"),
+    ({"parallel_workers": 999}, "--parallel 999 (overrides experiment.parallel_workers)"),
+    ({"cluster": "nowhere"}, "--cluster nowhere (overrides experiment.cluster)"),
+])
+def test_bad_override_names_its_flag(override, message):
+    config = parse_config({"networks": [net()]})
+    with pytest.raises(ConfigError) as caught:
+        config.with_overrides(**override)
+    assert message in str(caught.value)

@@ -115,3 +115,11 @@ def test_resume_of_an_empty_folder_and_resume_with_overwrite_are_refused(tmp_pat
     with pytest.raises(SystemExit) as exc:
         poft(["run", "examples/quickstart.toml", "--resume", "--overwrite"])
     assert exc.value.code == 2
+
+
+def test_chain_restart_of_an_embedded_run_says_there_is_nothing_to_restart(uninterrupted,
+                                                                           capsys):
+    status = poft(["chain", "restart", "--deployment", str(uninterrupted / "deployment.json")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "nothing to restart" in err and "embedded run" in err

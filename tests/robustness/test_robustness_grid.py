@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from poft import cli
 from poft.config.experiment import ConfigError
 from poft.experiment import robustness
 from poft.experiment.robustness import load_robustness_config, run_robustness
@@ -159,7 +160,8 @@ def test_missing_grid_table_is_a_clear_error(tmp_path):
 
 def test_main_reports_a_bad_config_in_one_line_and_exits_2(tmp_path, capsys):
     path = write_config(tmp_path, 'aggregatorz = ["mean"]')
-    assert robustness.main([str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert cli.main(["bench", "robustness", str(path), "--out", str(tmp_path / "out"),
+                     "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("poft bench robustness: error:") and "grid.aggregatorz" in err
     assert len(err.splitlines()) == 1

@@ -245,6 +245,12 @@ class NetworkSection:
             fail(f"{path}.attack_params", problem)
         if self.byzantine_fraction > 0 and self.attack == "none":
             fail(f"{path}.attack", "byzantine_fraction > 0 needs an attack, e.g. 'sign_flip'")
+        if self.attack != "none" and self.byzantine_workers == 0:
+            # Else the run reads as "robust to this attack" with no attacker in it.
+            fail(f"{path}.byzantine_fraction", f"{self.byzantine_fraction} of "
+                 f"{self.workers} workers makes no Byzantine worker, so attack "
+                 f"{self.attack!r} would not run; use at least {1 / self.workers:.3g} "
+                 f"(one worker) or attack = 'none'")
 
     @property
     def byzantine_workers(self) -> int:
@@ -318,16 +324,28 @@ class ExperimentConfig:
                        crosschain: bool = True, parallel_workers: int | None = None,
                        cluster: str | None = None) -> "ExperimentConfig":
         """The config with the command line's overrides (`crosschain=False` isolates)."""
+        overrides = {k: v for k, v in (("seed", seed), ("rounds", rounds),
+                                       ("parallel_workers", parallel_workers),
+                                       ("cluster", cluster)) if v is not None}
         table = dataclasses.asdict(self.experiment)
-        table.update({k: v for k, v in (("seed", seed), ("rounds", rounds),
-                                        ("parallel_workers", parallel_workers),
-                                        ("cluster", cluster))
-                      if v is not None})
-        # Checked like the file's own values: `--rounds 0` is refused, not run.
-        experiment = load_section(type(self.experiment), table, "experiment")
+        # Checked like the file's own values (`--rounds 0` is refused, not run), one at a
+        # time so that the error names the flag the user typed, not only the config key.
+        for key, value in overrides.items():
+            try:
+                load_section(type(self.experiment), {**table, key: value}, "experiment")
+            except ConfigError as exc:
+                where = f"config error at 'experiment.{key}'"
+                raise ConfigError(str(exc).replace(
+                    where, f"{OVERRIDE_FLAGS[key]} {value} (overrides experiment.{key})")) from None
+        experiment = load_section(type(self.experiment), {**table, **overrides}, "experiment")
         exchange = self.crosschain if crosschain else dataclasses.replace(
             self.crosschain, enabled=False)
         return dataclasses.replace(self, experiment=experiment, crosschain=exchange)
+
+
+# The `poft run` flag that overrides each [experiment] key (named in its errors).
+OVERRIDE_FLAGS = {"seed": "--seed", "rounds": "--rounds", "parallel_workers": "--parallel",
+                  "cluster": "--cluster"}
 
 
 def check_cluster(cluster: str, path: str = "cluster") -> str:

@@ -48,6 +48,7 @@ from poft.config.schema import bounded, fail, load_section
 from poft.drivers.simulation import SimulatedRound, initial_model, load_experiment_data, simulate
 from poft.learning.datasets import ArrayDataset
 from poft.learning.params import flatten
+from poft.outputs.folder import output_path
 
 
 @dataclass
@@ -243,24 +244,21 @@ def convex_markdown(summary: dict, base: ExperimentConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m poft.experiment.convex CONFIG [--out DIR]``; returns the exit status."""
+    """``poft bench convex CONFIG [--out DIR]``; returns the exit status."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(
         prog="poft bench convex",
         description="Optimality gap to the centralized optimum (honest data) by round, for "
                     "softmax and the baselines; writes convex.csv, convex_gap.png, convex.md.")
     parser.add_argument("config", help="convex study config, e.g. examples/convex.toml")
-    parser.add_argument("--out", default="runs/convex", help="output folder (default: "
+    parser.add_argument("--out", type=output_path, default="runs/convex", help="output folder (default: "
                                                              "runs/convex)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    try:
-        run_convex(args.config, args.out, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as exc:   # ConfigError is a ValueError
-        print(f"poft bench convex: error: {exc}", file=sys.stderr)
-        return 2
+    # Bad input (InputError, a missing file) goes up to `poft`'s main, which says it in one
+    # line; a plain ValueError from here on is a bug and is reported as one.
+    run_convex(args.config, args.out, progress=not args.no_progress)
     out = Path(args.out)
     print(f"results: {out / 'convex.csv'}, {out / 'convex.md'}, {out / 'convex_gap.png'}")
     return 0
@@ -268,6 +266,3 @@ def main(argv: list[str] | None = None) -> int:
 
 __all__ = ["ConvexSection", "HonestObjective", "load_convex_config", "honest_data",
            "run_convex", "main"]
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -68,6 +67,7 @@ from poft.experiment.robustness_grid import (
 )
 from poft.experiment.robustness_report import COLUMNS, KEY_COLUMNS, row_key, write_reports
 from poft.interrupts import raise_if_interrupted
+from poft.outputs.folder import output_path
 
 # ---------------------------------------------------------------- the CSV
 
@@ -227,7 +227,7 @@ def _numbers(kind):
 def main(argv: list[str] | None = None) -> int:
     """``poft bench robustness CONFIG [--out DIR] [--jobs N] [--cluster ADDRESS]
     [--no-progress]``;
-    returns the exit status (0, or 2 with one error line on a bad config)."""
+    returns 0; bad input raises InputError, which `poft` says in one line (exit 2)."""
     parser = argparse.ArgumentParser(
         prog="poft bench robustness",
         description="Run a grid of aggregator x attack x Byzantine fraction x partition x "
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                     "robustness.csv are skipped.")
     parser.add_argument("config", help="robustness config (TOML with a [grid] table), e.g. "
                                        "examples/robustness-small.toml")
-    parser.add_argument("--out", help="output folder (default: runs/robustness-<name>)")
+    parser.add_argument("--out", type=output_path, help="output folder (default: runs/robustness-<name>)")
     parser.add_argument("--jobs", type=int,
                         help="cells run side by side in separate processes (default 1; "
                              "with --cluster: one per CPU of the cluster)")
@@ -270,23 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     keep = {"aggregators": args.aggregators, "attacks": args.attacks,
             "byzantine_fractions": args.fractions, "partitions": args.partitions,
             "seeds": args.seeds}
-    try:
-        out = args.out
-        if out is None:
-            base, _ = load_robustness_config(args.config)
-            out = Path("runs") / f"robustness-{base.experiment.name}"
-        run_robustness(args.config, out, progress=not args.no_progress, jobs=args.jobs,
-                       keep=keep, cluster=args.cluster)
-    except (ValueError, FileNotFoundError) as exc:   # ConfigError is a ValueError
-        print(f"poft bench robustness: error: {exc}", file=sys.stderr)
-        return 2
+    # Bad input (InputError, a missing file) goes up to `poft`'s main, which says it in one
+    # line; a plain ValueError from here on is a bug and is reported as one.
+    out = args.out
+    if out is None:
+        base, _ = load_robustness_config(args.config)
+        out = Path("runs") / f"robustness-{base.experiment.name}"
+    run_robustness(args.config, out, progress=not args.no_progress, jobs=args.jobs,
+                   keep=keep, cluster=args.cluster)
     print(f"results: {Path(out) / 'robustness.csv'}, {Path(out) / 'summary.md'}")
     return 0
 
 
 __all__ = ["GridSection", "Cell", "load_robustness_config", "parse_robustness_config",
            "slice_grid", "cell_config", "run_robustness", "run_cells", "main"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

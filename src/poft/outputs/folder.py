@@ -10,6 +10,7 @@ first).
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,14 @@ from poft.errors import InputError
 # What `poft run` writes; `--overwrite` deletes exactly these.
 RUN_FILES = ("config.toml", "metrics.jsonl", "summary.json", "report.html", "deployment.json",
              "models", "blobs", "chain", "logs", "keys", "keys.password")
+
+
+def output_path(text: str) -> Path:
+    """argparse type of an `--out` flag: a path, refusing the empty one (which would
+    otherwise fall back to the default folder without a word)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name where to write, e.g. --out runs/q1")
+    return Path(text)
 
 
 def prepare_output(out: str | Path, *, resume: bool = False, overwrite: bool = False) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from poft.drivers.chain.keys import PASSWORD_ENV
 from poft.errors import InputError
+from poft.outputs.folder import output_path
 
 
 def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
                                     "fund and register every participant, and write the "
                                     "deployment file (contracts, chains, participants, keys) "
                                     "that `poft node` and `poft verify` read.")
-    up.add_argument("--out", required=True, type=Path, help="deployment file to write")
+    up.add_argument("--out", required=True, type=output_path, help="deployment file to write")
     up.add_argument("--config", type=Path, help="experiment config (TOML); default: a small "
                     "digits/MLP config with --networks networks")
     up.add_argument("--networks", type=int, help="number of networks (must match the config)")

@@ -226,10 +226,17 @@ def chain_restart(path: str | os.PathLike, names: list[str] | None = None,
     """Start again, from their state files, the recorded anvils that are not running
     (a stopped hardhat chain cannot come back: DeploymentError)."""
     dep = DeploymentFile.load(path)
+    names = names or dep.network_names
+    if all(dep.local_node(name) is None for name in names):
+        raise DeploymentError(
+            f"nothing to restart in {str(path)!r}: none of its networks ran on a node that "
+            "`poft chain up` started (an embedded run's chains live in its folder, where "
+            "`poft verify` reads them; nothing runs to be restarted)")
     restarted = []
-    for name in names or dep.network_names:
+    for name in names:
         spec = _spec_of(dep, name)
         if spec is None:
+            log(f"network {name}: not started by `poft chain up` (no node PID): left alone")
             continue
         record = dep.local_node(name)[1]
         if record.get("pid") and is_our_node(record["pid"], spec.port):
