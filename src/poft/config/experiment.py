@@ -38,6 +38,7 @@ from poft.config.schema import (
     read_toml,
     to_table,
 )
+from poft.config.toml_text import to_toml
 
 Dataset = Literal["fashion_mnist", "digits", "convex"]
 ModelName = Literal["logreg", "mlp", "cnn"]
@@ -369,41 +370,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 def dump_config(config: ExperimentConfig) -> str:
     """The resolved config as TOML text (written to the run's output folder)."""
-    return _to_toml(to_table(config))
-
-
-def _to_toml(table: dict, prefix: str = "") -> str:
-    scalars, tables, arrays = [], [], []
-    for key, value in table.items():
-        if isinstance(value, dict) and key not in ("params", "attack_params"):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            arrays.append((key, value))
-        else:
-            scalars.append(f"{key} = {_toml_value(value)}")
-    out = "\n".join(scalars) + ("\n" if scalars else "")
-    for key, value in tables:
-        name = f"{prefix}{key}"
-        out += f"\n[{name}]\n" + _to_toml(value, f"{name}.")
-    for key, items in arrays:
-        name = f"{prefix}{key}"
-        for item in items:
-            out += f"\n[[{name}]]\n" + _to_toml(item, f"{name}.")
-    return out
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"cannot write {value!r} as TOML")
+    return to_toml(to_table(config))
 
 
 __all__ = ["ConfigError", "ExperimentConfig", "NetworkSection", "load_config",
