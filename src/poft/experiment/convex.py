@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Optimality gap to the centralized optimum (honest data) by round, for "
                     "softmax and the baselines; writes convex.csv, convex_gap.png, convex.md.")
     parser.add_argument("config", help="convex study config, e.g. examples/convex.toml")
-    parser.add_argument("--out", type=output_path, default="runs/convex", help="output folder (default: "
-                                                             "runs/convex)")
+    parser.add_argument("--out", type=output_path, default="runs/convex",
+                        help="output folder (default: runs/convex)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     # Bad input (InputError, a missing file) goes up to `poft`'s main, which says it in one

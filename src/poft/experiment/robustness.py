@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                     "robustness.csv are skipped.")
     parser.add_argument("config", help="robustness config (TOML with a [grid] table), e.g. "
                                        "examples/robustness-small.toml")
-    parser.add_argument("--out", type=output_path, help="output folder (default: runs/robustness-<name>)")
+    parser.add_argument("--out", type=output_path,
+                        help="output folder (default: runs/robustness-<name>)")
     parser.add_argument("--jobs", type=int,
                         help="cells run side by side in separate processes (default 1; "
                              "with --cluster: one per CPU of the cluster)")
