@@ -329,16 +329,19 @@ class ExperimentConfig:
                                        ("parallel_workers", parallel_workers),
                                        ("cluster", cluster)) if v is not None}
         table = dataclasses.asdict(self.experiment)
-        # Checked like the file's own values (`--rounds 0` is refused, not run), one at a
-        # time so that the error names the flag the user typed, not only the config key.
-        for key, value in overrides.items():
-            try:
-                load_section(type(self.experiment), {**table, key: value}, "experiment")
-            except ConfigError as exc:
+        # Checked like the file's own values (`--rounds 0` is refused, not run). The file's
+        # own values passed already, so an error is an override's: it names the flag.
+        try:
+            experiment = load_section(type(self.experiment), {**table, **overrides},
+                                      "experiment")
+        except ConfigError as exc:
+            for key, value in overrides.items():
                 where = f"config error at 'experiment.{key}'"
-                raise ConfigError(str(exc).replace(
-                    where, f"{OVERRIDE_FLAGS[key]} {value} (overrides experiment.{key})")) from None
-        experiment = load_section(type(self.experiment), {**table, **overrides}, "experiment")
+                if where in str(exc):
+                    raise ConfigError(str(exc).replace(
+                        where, f"{OVERRIDE_FLAGS[key]} {value} (overrides experiment.{key})"
+                    )) from None
+            raise
         exchange = self.crosschain if crosschain else dataclasses.replace(
             self.crosschain, enabled=False)
         return dataclasses.replace(self, experiment=experiment, crosschain=exchange)
