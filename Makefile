@@ -78,7 +78,9 @@ $(NODE_STAMP): package.json package-lock.json
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+# The test suite also installs the `cluster` extra, so its Ray tests (a local Ray:
+# the same vectors, root and grid rows as serial) run here too, not only on clusters.
+test: setup cluster-setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup

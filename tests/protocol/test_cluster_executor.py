@@ -2,8 +2,8 @@
 pool or on Ray, the same config and seed give the same results.
 
 The Ray tests run on a local Ray (``ray.init(num_cpus=2)``, started once for the
-module) and are skipped, with the reason, where Ray is not installed (it is the
-optional `cluster` extra).
+module). `make test` installs Ray (the optional `cluster` extra); elsewhere they are
+skipped, with the reason.
 """
 
 import csv
