@@ -1,6 +1,6 @@
 """poft vs Flower on the same workload: client-updates per second.
 
-    python -m bench.flower [--quick] [--config bench/flower.toml] [--client-cpus N]
+    python -m bench.flower [--quick] [--config bench/flower.toml] [--repeats N]
 
 Needs the optional ``bench`` extra (``flwr[simulation]==1.41.0``, with Ray):
 ``make bench-setup``.
@@ -21,7 +21,9 @@ from it and run one after the other in this process:
   (``strategy.start`` with a centralized ``evaluate_fn`` on the same test
   set, no federated evaluation) and a ``ClientApp`` whose ``train`` handler
   trains with poft's ``local_train``, run by ``flwr.simulation.run_simulation``
-  on the Ray backend (its default client resources unless ``--client-cpus``).
+  on the Ray backend, twice: with one CPU per client (as many actors as
+  cores, training side by side: the baseline of the goal) and with Flower's
+  default two CPUs per client (one actor on 2 cores: context).
   Each client holds exactly the data poft's population plan gives the worker
   of the same index (same subsample, same IID split, same seed), starts every
   round from the global model, and draws the same batch order as that poft
@@ -29,6 +31,8 @@ from it and run one after the other in this process:
   once per Ray actor and caches it, as a Flower app would with
   ``flwr-datasets``.
 
+The three runs repeat (3 times; once with ``--quick``) in alternating order,
+poft first then last, and each speedup is the median of the repeats' ratios.
 Client-updates per second = clients x rounds / seconds. Flower's start-up
 (Ray initialisation, the actor pool, each actor loading its data) is measured
 apart and left out of its rate: before ``strategy.start`` the ``ServerApp``
@@ -51,6 +55,7 @@ import importlib.util
 import json
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -315,62 +320,88 @@ def run_flower(config: ExperimentConfig, client_cpus: float | None = None) -> di
 
 # ---------------------------------------------------------------- figures
 
-def measure(config: ExperimentConfig, client_cpus: float | None = None) -> dict:
+SIDES = ("poft", "flower", "flower_default")   # Flower: 1 CPU per client; Flower's default
+
+
+def measure(config: ExperimentConfig, repeats: int = 3) -> dict:
+    """`repeats` rounds of the three runs, in alternating order (poft first, then
+    last): poft, Flower with one CPU per client (the issue's baseline: as many
+    actors as cores, training side by side) and Flower with its default two."""
     require_flower()                 # fail before the long poft run, not after it
-    return {"shape": shape(config), "poft": run_poft(config),
-            "flower": run_flower(config, client_cpus)}
+    runs = []
+    for repeat in range(repeats):
+        order = SIDES if repeat % 2 == 0 else SIDES[::-1]
+        run = {}
+        for side in order:
+            if side == "poft":
+                run[side] = run_poft(config)
+            else:
+                run[side] = run_flower(config, client_cpus=1 if side == "flower" else None)
+            print(f"   repeat {repeat + 1}: {side:14} {run[side]['wall_s']:6.1f} s", flush=True)
+        runs.append(run)
+    return {"shape": shape(config), "runs": runs}
+
+
+def speedup(run: dict, flower_side: str = "flower") -> float:
+    """poft's client-updates/s (whole run, set-up included) over Flower's (rounds only)."""
+    p, f = run["poft"], run[flower_side]
+    return (p["updates"] / p["wall_s"]) / (f["updates"] / f["rounds_s"])
+
+
+def median_run(r: dict) -> dict:
+    """The repeat whose speedup is the median (the lower middle one for an even count)."""
+    runs = sorted(r["runs"], key=speedup)
+    return runs[(len(runs) - 1) // 2]
 
 
 def to_figures(r: dict) -> list[Figure]:
-    s, p, f = r["shape"], r["poft"], r["flower"]
-    poft_rate = p["updates"] / p["wall_s"]
-    flower_rate = f["updates"] / f["rounds_s"]
-    flower_total_rate = f["updates"] / f["wall_s"]
-    poft_rounds_rate = p["updates"] / p["rounds_s"]
+    s, runs = r["shape"], r["runs"]
+    mid = median_run(r)
+    p, f = mid["poft"], mid["flower"]
     work = f"{s['clients']} clients x {s['rounds']} rounds"
-    return [
-        at_least("flower_speedup", poft_rate / flower_rate, GOAL, "x",
+    repeats = f"median of {len(runs)} alternating repeat(s)"
+    out = [
+        at_least("flower_speedup", speedup(mid), GOAL, "x",
                  f"client-updates/s, {work}: poft with the ledger (set-up included) vs "
-                 f"Flower {f['version']} FedAvg on Ray (start-up excluded)"),
-        context("flower_poft_rate", poft_rate, "updates/s",
+                 f"Flower {f['version']} FedAvg on Ray, 1 CPU per client (start-up "
+                 f"excluded); {repeats}"),
+        context("flower_poft_rate", p["updates"] / p["wall_s"], "updates/s",
                 f"poft run, embedded EVM, whole run {p['wall_s']:.1f} s incl. set-up"),
-        context("flower_flwr_rate", flower_rate, "updates/s",
+        context("flower_flwr_rate", f["updates"] / f["rounds_s"], "updates/s",
                 f"Flower rounds only, {f['rounds_s']:.1f} s ({f['actors']} Ray actor(s))"),
         context("flower_flwr_startup_s", f["startup_s"], "s",
                 f"Flower start-up: ray.init, actor pool, clients load data "
                 f"({f['load_s']:.1f} s)"),
         context("flower_poft_setup_s", p["setup_s"], "s",
                 "poft set-up: data, deploy contracts, register (in its rate)"),
-        context("flower_speedup_rounds_only", poft_rounds_rate / flower_rate, "x",
+        context("flower_speedup_rounds_only", f["rounds_s"] / p["rounds_s"], "x",
                 f"both without set-up/start-up: poft {p['rounds_s']:.1f} s vs Flower "
                 f"{f['rounds_s']:.1f} s"),
-        context("flower_speedup_end_to_end", poft_rate / flower_total_rate, "x",
+        context("flower_speedup_end_to_end", f["wall_s"] / p["wall_s"], "x",
                 f"whole runs: poft {p['wall_s']:.1f} s vs Flower {f['wall_s']:.1f} s"),
-        context("flower_poft_accuracy", 100 * p["accuracy"], "%", "poft final test accuracy"),
-        context("flower_flwr_accuracy", 100 * f["accuracy"], "%",
-                "Flower final test accuracy (same test set)"),
     ]
+    if all("flower_default" in run for run in runs):
+        default = mid["flower_default"]
+        out.append(context(
+            "flower_speedup_vs_default_clients",
+            statistics.median(speedup(run, "flower_default") for run in runs), "x",
+            f"the same against Flower's default 2 CPUs per client ({default['actors']} "
+            f"actor(s), rounds {default['rounds_s']:.1f} s); {repeats}"))
+    out += [context("flower_poft_accuracy", 100 * p["accuracy"], "%", "poft final test accuracy"),
+            context("flower_flwr_accuracy", 100 * f["accuracy"], "%",
+                    "Flower final test accuracy (same test set)")]
+    return out
 
 
 def figures(quick: bool = False) -> list[Figure]:
-    """The comparison on bench/flower.toml (``quick``: a smoke-test size).
-
-    The target compares with Flower's defaults (2 CPUs per client); Flower with
-    one CPU per client (two actors training side by side on 2 cores) is given too.
-    """
-    config = workload(CONFIG, quick)
-    r = measure(config)
-    side_by_side = run_flower(config, client_cpus=1)
-    poft_rate = r["poft"]["updates"] / r["poft"]["wall_s"]
-    return to_figures(r) + [context(
-        "flower_speedup_vs_1cpu_clients",
-        poft_rate / (side_by_side["updates"] / side_by_side["rounds_s"]), "x",
-        f"the same against Flower with 1 CPU per client ({side_by_side['actors']} actors, "
-        f"rounds {side_by_side['rounds_s']:.1f} s)")]
+    """The comparison on bench/flower.toml (``quick``: a smoke-test size, one repeat)."""
+    return to_figures(measure(workload(CONFIG, quick), repeats=1 if quick else 3))
 
 
 def report(r: dict) -> str:
-    s, p, f = r["shape"], r["poft"], r["flower"]
+    """The median repeat's times, then every figure."""
+    s, mid = r["shape"], median_run(r)
+    p, f = mid["poft"], mid["flower"]
     rate = lambda side, seconds: side["updates"] / seconds  # noqa: E731
     lines = [
         f"workload: {s['clients']} clients x {s['rounds']} rounds = {s['updates']} "
@@ -386,6 +417,7 @@ def report(r: dict) -> str:
         f"{'    (clients loading data)':32} {f['load_s']:8.1f}",
         f"{'  rounds':32} {f['rounds_s']:8.1f} {rate(f, f['rounds_s']):10.2f}",
         f"{'  shutdown':32} {f['shutdown_s']:8.1f}",
+        f"(the median of {len(r['runs'])} repeat(s); Flower with 1 CPU per client)",
         "",
         f"Flower ran {f['actors']} Ray actor(s), {f['actor_threads']} torch thread(s) each; "
         f"poft {torch.get_num_threads()} torch thread(s) and a training pool of "
@@ -405,11 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke-test size")
     parser.add_argument("--config", default=str(CONFIG), help="the workload (poft TOML)")
-    parser.add_argument("--client-cpus", type=float, default=None,
-                        help="Ray CPUs per Flower client (default: Flower's, 2)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="alternating repeats of the three runs (3; 1 with --quick)")
     args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 3)
     try:
-        r = measure(workload(args.config, args.quick), args.client_cpus)
+        r = measure(workload(args.config, args.quick), repeats)
     except FlowerMissing as exc:
         print(exc, file=sys.stderr)
         return 2
