@@ -1,7 +1,8 @@
 """Scale: 4 networks x 10 / 50 / 100 workers per network x 10 rounds, the full
 protocol (`poft run`: embedded EVMs, in-process driver, cross-chain ring).
 
-    python -m bench.scale [--quick] [--sizes 10,50,100] [--rounds N] [--config FILE]
+    python -m bench.scale [--quick] [--sizes 10,50,100] [--rounds N] [--repeats N]
+                          [--config FILE]
     python -m bench.scale --thousand     # 4 networks x 1,000 workers x 3 rounds
 
 Each size runs `poft run` in a child process of its own, so its peak resident
@@ -20,6 +21,9 @@ set-up costs cancel there; 1 = linear). Both growth figures use the child's CPU
 time (user + system), which other work on a shared machine disturbs much less
 than wall time; wall times are printed beside them. "s/round" in the table is
 the child's wall time over its rounds, set-up and interpreter start included.
+A full run makes 3 passes over the sizes, alternating their order (smallest
+first, then largest first); each growth figure is the median of the passes'
+ratios, and the peak memory the largest of any pass.
 
 Measured (2 idle cores, seed 0, one torch thread, `make bench`): 10 / 50 / 100
 workers per network took 28 / 67 / 115 s wall, peak RSS 1.20 / 1.20 / 1.58 GB,
@@ -41,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,6 +67,7 @@ SIZES, ROUNDS = (10, 50, 100), 10
 THOUSAND, THOUSAND_ROUNDS = 1000, 3     # the large run: completes in < 8 GB on 2 cores
 QUICK_SIZES, QUICK_ROUNDS = (4, 12, 20), 2
 RSS_GOAL_GB, GROWTH_GOAL, MARGINAL_GOAL = 8.0, 1.5, 1.2
+REPEATS = 3                 # alternating passes over the sizes in a full run
 GB = 1e9
 
 
@@ -172,10 +178,22 @@ def marginal_growth(small: RunResult, mid: RunResult, large: RunResult) -> float
 
 def figures(quick: bool = False) -> list[Figure]:
     sizes, rounds = (QUICK_SIZES, QUICK_ROUNDS) if quick else (SIZES, ROUNDS)
-    out = figures_of(measure(sizes, rounds))
-    if not quick:       # about an hour on 2 idle cores: full runs only
+    out = figures_of(measure_repeats(sizes, rounds, 1 if quick else REPEATS))
+    if not quick:       # about 10 minutes on 2 idle cores: full runs only
         out += thousand_figures(measure((THOUSAND,), THOUSAND_ROUNDS)[0])
     return out
+
+
+def measure_repeats(sizes=SIZES, rounds: int = ROUNDS, repeats: int = REPEATS,
+                    config: Path = CONFIG, show: bool = False) -> list[list[RunResult]]:
+    """`repeats` passes over the sizes, in alternating order (smallest first, then
+    largest first); each pass's results listed by size, smallest first."""
+    passes = []
+    for repeat in range(repeats):
+        order = tuple(sizes) if repeat % 2 == 0 else tuple(reversed(sizes))
+        by_size = {r.workers: r for r in measure(order, rounds, config, show)}
+        passes.append([by_size[w] for w in sizes])
+    return passes
 
 
 def thousand_figures(r: RunResult) -> list[Figure]:
@@ -191,40 +209,49 @@ def thousand_figures(r: RunResult) -> list[Figure]:
     ]
 
 
-def figures_of(results: list[RunResult]) -> list[Figure]:
-    small, large = results[0], results[-1]
+def figures_of(passes: list[list[RunResult]]) -> list[Figure]:
+    """The figures of `measure_repeats`' passes: each growth ratio the median of the
+    passes' ratios, times their medians, peak memory the largest of any pass."""
+    first = passes[0]
+    small, large = first[0], first[-1]
     nets, rounds = large.networks, large.rounds
     shape = f"{nets} networks x {large.workers} workers x {rounds} rounds"
+    ok = all(r.completed for results in passes for r in results)
+    median = lambda values: statistics.median(values) if ok else float("nan")  # noqa: E731
+    of = f" (median of {len(passes)} alternating passes)" if len(passes) > 1 else ""
     out = [
-        at_least("scale_completes", 1.0 if large.completed else 0.0, 1.0, "bool",
+        at_least("scale_completes", 1.0 if all(p[-1].completed for p in passes) else 0.0,
+                 1.0, "bool",
                  f"{shape}: every network finalized every round, final models written"
-                 + (f" ({large.error})" if large.error else "")),
-        at_most("scale_peak_rss_gb", large.peak_rss_gb, RSS_GOAL_GB, "GB",
-                f"peak RSS of the `poft run` child, {shape} (1 GB = 1e9 bytes)"),
+                 + "".join(f" ({p[-1].error})" for p in passes if p[-1].error)),
+        at_most("scale_peak_rss_gb", max(p[-1].peak_rss_gb for p in passes), RSS_GOAL_GB,
+                "GB", f"peak RSS of the `poft run` child, {shape} (1 GB = 1e9 bytes)"),
+        at_most(f"scale_growth_{large.workers}_vs_{small.workers}",
+                median(p[-1].per_worker_round() / p[0].per_worker_round() for p in passes),
+                GROWTH_GOAL, "x",
+                f"CPU s per worker-round at {large.workers} vs {small.workers} workers/network; "
+                f"1 = linear (< 1: fixed costs spread wider){of}"),
     ]
-    ok = all(r.completed for r in results)
-    ratio = (large.per_worker_round() / small.per_worker_round()) if ok else float("nan")
-    out.append(at_most(
-        f"scale_growth_{large.workers}_vs_{small.workers}", ratio, GROWTH_GOAL, "x",
-        f"CPU s per worker-round at {large.workers} vs {small.workers} workers/network; "
-        "1 = linear (< 1: fixed costs spread wider)"))
-    if len(results) >= 3:
-        mid = results[len(results) // 2]
-        mid_ratio = (mid.per_worker_round() / small.per_worker_round()) if ok else float("nan")
+    if len(first) >= 3:
+        m = len(first) // 2
         out.append(context(
-            f"scale_growth_{mid.workers}_vs_{small.workers}", mid_ratio, "x",
-            f"CPU s per worker-round at {mid.workers} vs {small.workers} workers/network"))
+            f"scale_growth_{first[m].workers}_vs_{small.workers}",
+            median(p[m].per_worker_round() / p[0].per_worker_round() for p in passes), "x",
+            f"CPU s per worker-round at {first[m].workers} vs {small.workers} workers/network"))
         out.append(at_most(
-            "scale_marginal_growth", marginal_growth(small, mid, large) if ok else float("nan"),
+            "scale_marginal_growth", median(marginal_growth(p[0], p[m], p[-1]) for p in passes),
             MARGINAL_GOAL, "x",
-            f"CPU s per added worker {mid.workers}->{large.workers} over "
-            f"{small.workers}->{mid.workers} workers/network; fixed costs cancel; 1 = linear"))
-    for r in results:
-        w = r.workers
-        out += [context(f"scale_wall_s_{w}", r.wall_s, "s",
+            f"CPU s per added worker {first[m].workers}->{large.workers} over "
+            f"{small.workers}->{first[m].workers} workers/network; fixed costs cancel; "
+            f"1 = linear{of}"))
+    for i, r in enumerate(first):
+        w, runs = r.workers, [p[i] for p in passes]
+        out += [context(f"scale_wall_s_{w}", statistics.median(x.wall_s for x in runs), "s",
                         f"{r.networks} x {w} workers x {r.rounds} rounds, child wall time"),
-                context(f"scale_cpu_s_{w}", r.cpu_s, "s", "child CPU time (user + system)"),
-                context(f"scale_peak_rss_gb_{w}", r.peak_rss_gb, "GB", "child peak RSS")]
+                context(f"scale_cpu_s_{w}", statistics.median(x.cpu_s for x in runs), "s",
+                        "child CPU time (user + system)"),
+                context(f"scale_peak_rss_gb_{w}", max(x.peak_rss_gb for x in runs), "GB",
+                        "child peak RSS")]
         if r.accuracy:
             accs = list(r.accuracy.values())
             out.append(context(f"scale_accuracy_{w}", sum(accs) / len(accs), "",
@@ -251,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                                         f"(default {','.join(map(str, SIZES))})")
     parser.add_argument("--rounds", type=int, help=f"rounds (default {ROUNDS})")
     parser.add_argument("--config", type=Path, default=CONFIG, help="base config")
+    parser.add_argument("--repeats", type=int, help=f"alternating passes over the sizes "
+                                                    f"(default {REPEATS}; 1 with --quick)")
     parser.add_argument("--thousand", action="store_true",
                         help=f"only the {THOUSAND}-workers-per-network run "
                              f"({THOUSAND_ROUNDS} rounds)")
@@ -267,16 +296,17 @@ def main(argv: list[str] | None = None) -> int:
           f": sizes {sizes} workers/network, {rounds} rounds, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(HEADER, flush=True)
-    results = measure(sizes, rounds, args.config, show=True)
+    passes = measure_repeats(sizes, rounds, args.repeats or (1 if args.quick else REPEATS),
+                             args.config, show=True)
     print()
-    print(table(figures_of(results)))
-    largest = results[-1]
+    print(table(figures_of(passes)))
+    largest = passes[-1][-1]
     if largest.phases_s:
         print(f"\ntime by phase at {largest.workers} workers/network "
               f"(poft's total {largest.run_s:.1f} s, set-up included):")
         for phase, seconds in sorted(largest.phases_s.items(), key=lambda kv: -kv[1]):
             print(f"  {phase:<10} {seconds:8.1f} s  {seconds / largest.run_s:6.1%}")
-    return 0 if all(r.completed for r in results) else 1
+    return 0 if all(r.completed for results in passes for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -42,6 +42,6 @@ def test_one_tiny_run_is_measured(scale, tmp_path):
     assert result.networks == 4 and result.worker_rounds == 4
     assert 0.05 < result.peak_rss_gb < 8 and result.cpu_s > 0 and result.wall_s > 0
     assert set(result.accuracy) == {"alpha", "beta", "gamma", "delta"}
-    figures = {f.name: f for f in scale.figures_of([result])}
+    figures = {f.name: f for f in scale.figures_of([[result]])}
     assert figures["scale_completes"].holds and figures["scale_peak_rss_gb"].holds
     assert math.isclose(figures["scale_growth_1_vs_1"].value, 1.0)
