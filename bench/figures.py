@@ -11,6 +11,7 @@ the JSON, whose every entry is a goal that holds or not.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from dataclasses import dataclass
@@ -90,3 +91,14 @@ def write_results(figures: list[Figure], path: Path) -> None:
     merged = json.loads(path.read_text()) if path.is_file() else {}
     merged.update(results_json(figures))
     path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+def repeats_arg(text: str) -> int:
+    """argparse type of the benchmarks' ``--repeats``: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: a median needs at least one repeat")
+    return value

@@ -70,7 +70,7 @@ os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 import torch  # noqa: E402
 
 import poft.experiment.run as run_module  # noqa: E402
-from bench.figures import Figure, at_least, context, table  # noqa: E402
+from bench.figures import Figure, at_least, context, repeats_arg, table  # noqa: E402
 from poft.config.experiment import ExperimentConfig, dump_config, load_config  # noqa: E402
 from poft.config.population import plan_population  # noqa: E402
 from poft.drivers.executor import resolve_processes  # noqa: E402
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke-test size")
     parser.add_argument("--config", default=str(CONFIG), help="the workload (poft TOML)")
-    parser.add_argument("--repeats", type=int, default=None,
+    parser.add_argument("--repeats", type=repeats_arg, default=None,
                         help="alternating repeats of the three runs (3; 1 with --quick)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)

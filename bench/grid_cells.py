@@ -32,7 +32,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bench.figures import Figure, context, table  # noqa: E402
+from bench.figures import Figure, context, repeats_arg, table  # noqa: E402
 from poft.experiment.robustness import run_cell, run_cells  # noqa: E402
 from poft.experiment.robustness_grid import cell_config, load_robustness_config  # noqa: E402
 
@@ -160,7 +160,7 @@ def figures(quick: bool = False, repeats: int = 3) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 cells, one repeat")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating repeats (3)")
+    parser.add_argument("--repeats", type=repeats_arg, default=3, help="alternating repeats (3)")
     args = parser.parse_args(argv)
     print(table(figures(args.quick, args.repeats)))
     return 0

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.figures import Figure, at_most, context  # noqa: E402
+from bench.figures import Figure, at_most, context, repeats_arg  # noqa: E402
 from poft.config.experiment import load_config
 from poft.drivers.simulation import simulate
 from poft.experiment.run import run_experiment
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default="examples/quickstart.toml")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (the config's)")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating repeats (3)")
+    parser.add_argument("--repeats", type=repeats_arg, default=3, help="alternating repeats (3)")
     parser.add_argument("--child", choices=("plain", "protocol"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -59,7 +59,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-from bench.figures import Figure, at_least, at_most, context, table  # noqa: E402
+from bench.figures import Figure, at_least, at_most, context, repeats_arg, table  # noqa: E402
 from poft.config.experiment import dump_config, parse_config  # noqa: E402
 
 CONFIG = REPO / "examples" / "scale.toml"
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                                         f"(default {','.join(map(str, SIZES))})")
     parser.add_argument("--rounds", type=int, help=f"rounds (default {ROUNDS})")
     parser.add_argument("--config", type=Path, default=CONFIG, help="base config")
-    parser.add_argument("--repeats", type=int, help=f"alternating passes over the sizes "
+    parser.add_argument("--repeats", type=repeats_arg, help=f"alternating passes over the sizes "
                                                     f"(default {REPEATS}; 1 with --quick)")
     parser.add_argument("--thousand", action="store_true",
                         help=f"only the {THOUSAND}-workers-per-network run "

@@ -1,7 +1,10 @@
 """bench/figures.py and bench/run_all.py: verdicts, the results file, one table."""
 
+import argparse
 import json
 import math
+
+import pytest
 
 import bench.figures as figures  # noqa: E402  (bench/figures.py)
 import bench.run_all as run_all  # noqa: E402  (bench/run_all.py)
@@ -53,3 +56,11 @@ def test_a_failing_benchmark_is_reported_and_the_others_still_run(monkeypatch, t
     assert status == 1 and calls == ["commitment", "onchain_bytes"]
     assert list(json.loads(out.read_text())) == ["onchain_bytes_figure"]
     assert "FAILED commitment: RuntimeError: boom" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, error", [("0", "at least one repeat"), ("-2", "at least one"),
+                                         ("three", "not a whole number"), ("1.5", "whole")])
+def test_repeats_flag_refuses_what_gives_no_median(text, error):
+    with pytest.raises(argparse.ArgumentTypeError, match=error):
+        figures.repeats_arg(text)
+    assert figures.repeats_arg("3") == 3
