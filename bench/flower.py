@@ -366,7 +366,10 @@ def to_figures(r: dict) -> list[Figure]:
                  f"Flower {f['version']} FedAvg on Ray, 1 CPU per client (start-up "
                  f"excluded); {repeats}"),
         context("flower_poft_rate", p["updates"] / p["wall_s"], "updates/s",
-                f"poft run, embedded EVM, whole run {p['wall_s']:.1f} s incl. set-up"),
+                f"poft run, embedded EVM, whole run {p['wall_s']:.1f} s incl. set-up"
+                + "".join(f"; {phase} {seconds:.1f} s" for phase, seconds in
+                          sorted(p.get("phases_s", {}).items(), key=lambda kv: -kv[1])
+                          if seconds >= 0.05)),
         context("flower_flwr_rate", f["updates"] / f["rounds_s"], "updates/s",
                 f"Flower rounds only, {f['rounds_s']:.1f} s ({f['actors']} Ray actor(s))"),
         context("flower_flwr_startup_s", f["startup_s"], "s",

@@ -70,7 +70,8 @@ def _run(poft_wall: float, flower_rounds: float, default_rounds: float) -> dict:
     flower = {"version": "1.41.0", "updates": 50, "wall_s": 40.0, "startup_s": 20.0,
               "load_s": 3.0, "actors": 2, "accuracy": 0.8}
     return {"poft": {"updates": 50, "wall_s": poft_wall, "setup_s": 2.0,
-                     "rounds_s": poft_wall - 2.0, "accuracy": 0.8},
+                     "rounds_s": poft_wall - 2.0, "accuracy": 0.8,
+                     "phases_s": {"ledger": 1.0, "train": 4.0, "review": 0.01}},
             "flower": {**flower, "rounds_s": flower_rounds},
             "flower_default": {**flower, "actors": 1, "rounds_s": default_rounds}}
 
@@ -86,6 +87,7 @@ def test_figures_are_the_median_repeat_against_one_cpu_clients():
     assert not speedup.holds
     assert figures["flower_speedup_rounds_only"].value == pytest.approx(25 / 18)
     assert figures["flower_poft_rate"].value == pytest.approx(50 / 20)
+    assert figures["flower_poft_rate"].note.endswith("; train 4.0 s; ledger 1.0 s")
     # against Flower's default: 3.0, 4.0, 1.0 -> its own median
     assert figures["flower_speedup_vs_default_clients"].value == pytest.approx(3.0)
     assert figures["flower_flwr_startup_s"].value == 20.0
