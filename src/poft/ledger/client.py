@@ -168,9 +168,11 @@ class LedgerClient:
         """Pay the final round with the weights behind the proposal's weights_hash."""
         return self._send("settle", round, as_fixed_weights(weights))
 
-    def sign_checkpoint(self, round: int) -> TxResult:
-        """Publish this staker's signature of a final checkpoint (for other networks' bridges)."""
-        cp = self.checkpoint(round)
+    def sign_checkpoint(self, round: int, checkpoint: Checkpoint | None = None) -> TxResult:
+        """Publish this staker's signature of a final checkpoint (for other networks' bridges).
+        `checkpoint`: the round's final checkpoint, when the caller has read it (a final
+        checkpoint never changes; passing it saves a read per signer)."""
+        cp = checkpoint or self.checkpoint(round)
         if cp is None:
             raise LedgerError(f"round {round} is not final: nothing to sign")
         return self._send("sign_checkpoint", round,
@@ -244,12 +246,14 @@ class LedgerClient:
         root, parent, wh, miner, uri, final = self.contract.call("checkpoint", round)
         return Checkpoint(round, root, parent, wh, miner, uri) if final else None
 
-    def checkpoint_signatures(self, round: int, include_attestations: bool = True) -> list[Signature]:
+    def checkpoint_signatures(self, round: int, include_attestations: bool = True,
+                              known_final: bool = False) -> list[Signature]:
         """Signatures of the final checkpoint: sign_checkpoint ones, plus the final attestations
-        (the same EIP-712 message); one per signer."""
+        (the same EIP-712 message); one per signer. `known_final`: the caller has read the
+        round's checkpoint as final (saves reading it again)."""
         signers, sigs = self.contract.call("checkpoint_signatures", round)
         found = {s: Signature(s, sig) for s, sig in zip(signers, sigs)}
-        if include_attestations and self.checkpoint(round) is not None:
+        if include_attestations and (known_final or self.checkpoint(round) is not None):
             for a in self.attestations(round):
                 found.setdefault(a.signer, a)
         return list(found.values())

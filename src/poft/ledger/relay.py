@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .bridge_client import BridgeClient
 from .client import LedgerClient
 from .errors import LedgerError
-from .types import Signature
+from .types import Checkpoint, Signature
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,18 @@ def trust_network(target: BridgeClient, source: LedgerClient,
                             [a for a, _ in members], [s for _, s in members])
 
 
-def relay_checkpoint(source: LedgerClient, round: int, target: BridgeClient) -> tuple[int, RelayTiming]:
+def relay_checkpoint(source: LedgerClient, round: int, target: BridgeClient,
+                     checkpoint: Checkpoint | None = None) -> tuple[int, RelayTiming]:
     """Import `source`'s final checkpoint of `round` into `target`; returns (import id, timing).
 
-    Keeps the signatures of members of the target's view of the source set, sorted by signer."""
+    Keeps the signatures of members of the target's view of the source set, sorted by signer.
+    `checkpoint`: the round's final checkpoint, when the caller has read it."""
     t0 = time.perf_counter()
-    cp = source.checkpoint(round)
+    cp = checkpoint or source.checkpoint(round)
     if cp is None:
         raise LedgerError(f"round {round} of network 0x{source.network_id.hex()} is not final")
     signatures = [
-        sig for sig in source.checkpoint_signatures(round)
+        sig for sig in source.checkpoint_signatures(round, known_final=True)
         if target.member_stake(source.network_id, sig.signer) > 0
     ]
     t1 = time.perf_counter()

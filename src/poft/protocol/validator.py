@@ -138,9 +138,10 @@ class Validator:
             self.ledger.reject(round_id)
         return ok
 
-    def sign_final(self, round_id: int) -> None:
-        """Sign a final checkpoint for export to other networks (any staker may)."""
-        self.ledger.sign_checkpoint(round_id)
+    def sign_final(self, round_id: int, checkpoint=None) -> None:
+        """Sign a final checkpoint for export to other networks (any staker may);
+        `checkpoint`: that final checkpoint, when the caller has read it."""
+        self.ledger.sign_checkpoint(round_id, checkpoint)
 
     def check_proposal(self, round_id: int) -> tuple[bool, str]:
         proposal = self.ledger.proposal(round_id)

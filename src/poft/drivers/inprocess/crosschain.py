@@ -72,26 +72,29 @@ class CrossChainExchange:
         signed: set[str] = set()
         for link in self.links:
             round_id = link.source.anyone.current_round()
-            if link.source.anyone.checkpoint(round_id) is None:
+            # Read once: a final checkpoint never changes, and every signer and the
+            # relayer would read it again (each read after a transaction runs the EVM).
+            checkpoint = link.source.anyone.checkpoint(round_id)
+            if checkpoint is None:
                 continue                         # the source's round failed: nothing to send
             if link.source.name not in signed:
-                self.sign(link.source, round_id)
+                self.sign(link.source, round_id, checkpoint)
                 signed.add(link.source.name)
             try:
-                link.pending.append(link.relayer.relay(round_id))
+                link.pending.append(link.relayer.relay(round_id, checkpoint))
                 self.imports += 1
             except (LedgerError, StoreError, ValueError) as exc:  # ValueError: CommitmentError
                 self.rejected += 1
                 log.warning("import %s -> %s round %d refused: %s", link.source.name,
                             link.target.name, round_id, exc)
 
-    def sign(self, source, round_id: int) -> None:
+    def sign(self, source, round_id: int, checkpoint) -> None:
         """Every staker of the source that has not attested signs the final checkpoint."""
         attested = {a.signer for a in source.anyone.attestations(round_id)}
         with self.timer.phase("sign"):
             for address, staker in source.stakers.items():
                 if address not in attested:
-                    staker.validator.sign_final(round_id)
+                    staker.validator.sign_final(round_id, checkpoint)
 
     def use_imports(self, net, round_id: int) -> None:
         """Hook run by a target network after it opened `round_id`, before training."""
