@@ -15,7 +15,7 @@ import pytest
 from eth_utils import keccak
 
 from ledger_support import TEST_PARAMS, build_net, transact_raw_strings
-from poft.ledger import BridgeClient, ContractRevert, Phase, relay_checkpoint, trust_network
+from poft.ledger import BridgeClient, ContractRevert, MemberStakes, Phase, relay_checkpoint, trust_network
 from poft.ledger.accounts import SECP256K1_N, derive_accounts
 from poft.ledger.eip712 import Domain, checkpoint_digest, sign_checkpoint, sign_validator_set, validators_hash
 from poft.ledger.types import Signature
@@ -105,6 +105,35 @@ def test_valid_checkpoint_imports(pair):
     assert pair.bridge.imported_id(pair.network_id, pair.round) == import_id
     assert pair.bridge.imports() == [record]
     assert pair.bridge.events("CheckpointImported")[0]["import_id"] == import_id
+
+
+def test_relay_with_kept_member_stakes_reads_each_member_once(pair, monkeypatch):
+    members = MemberStakes(pair.bridge, pair.network_id)
+    reads = []
+    real = pair.bridge.member_stake
+    monkeypatch.setattr(pair.bridge, "member_stake", lambda n, v: reads.append(v) or real(n, v))
+    import_id, _ = relay_checkpoint(pair.a.reader, pair.round, pair.bridge, members=members)
+    assert pair.bridge.import_record(import_id).model_root == pair.cp.model_root
+    signers = {s.signer for s in pair.signatures}
+    assert sorted(reads) == sorted(signers)
+    members.refresh()                                   # the set has not moved: kept
+    assert all(members.of(s) == dict(pair.members).get(s, 0) for s in signers)
+    assert sorted(reads) == sorted(signers)
+
+
+def test_kept_member_stakes_are_read_again_after_a_rotation(pair):
+    members = MemberStakes(pair.bridge, pair.network_id)
+    old = pair.old_members()
+    members.refresh()
+    stake = members.of(old[0].address)
+    assert stake == dict(pair.members)[old[0].address] > 0
+    new_set = derive_accounts(778, 3)
+    validators, stakes = [a.address for a in new_set], [5, 5, 5]
+    pair.bridge.update_validator_set(pair.network_id, validators, stakes, 1,
+                                     pair.rotation_sigs(old, 1, validators, stakes))
+    assert members.of(old[0].address) == stake         # kept until the next refresh
+    members.refresh()
+    assert members.of(old[0].address) == 0 and members.of(validators[0]) == 5
 
 
 def test_replayed_round_reverts(pair):

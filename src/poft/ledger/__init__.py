@@ -28,7 +28,7 @@ from .errors import (
 from .fixed import LOSS_NONFINITE, LOSS_SCALE, WEIGHT_SCALE, losses_to_fixed, weights_hash, weights_to_fixed
 from .gas import GasReport
 from .hardhat import HardhatNode, find_hardhat, local_node_class
-from .relay import relay_checkpoint, trust_network
+from .relay import MemberStakes, relay_checkpoint, trust_network
 from .rpc import RpcBackend
 from .types import (
     Candidate,
@@ -48,7 +48,7 @@ from .types import (
 __all__ = [
     "Account", "AnvilNode", "AnvilNotFound", "BridgeClient", "Candidate", "Checkpoint", "Committee",
     "ContractRevert", "Deployment", "FeeTooLow", "Domain", "EmbeddedBackend", "GasReport", "GlobalModel",
-    "HardhatNode", "HardhatNotFound", "LocalNode", "LocalNodeNotFound",
+    "HardhatNode", "HardhatNotFound", "LocalNode", "LocalNodeNotFound", "MemberStakes",
     "ImportRecord", "LOSS_NONFINITE", "LOSS_SCALE", "LedgerBackend", "LedgerClient", "LedgerError",
     "NetworkParams", "NodeError", "Phase", "Proposal", "RemoteNetwork", "RoundState", "RpcBackend",
     "Signature", "TransactionRejected", "TransactionTimeout", "TxResult", "WEIGHT_SCALE", "deploy_network", "derive_accounts",

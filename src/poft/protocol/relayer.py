@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from poft.ledger import Checkpoint, relay_checkpoint
+from poft.ledger import Checkpoint, MemberStakes, relay_checkpoint
 from poft.protocol.models_io import ModelCodec
 from poft.protocol.timing import PhaseTimer
 
@@ -35,12 +35,14 @@ class Relayer:
                  timer: PhaseTimer):
         self.source, self.bridge, self.target = source_ledger, target_bridge, target_ledger
         self.store, self.codec, self.timer = store, codec, timer
+        self.members = MemberStakes(target_bridge, source_ledger.network_id)
 
     def relay(self, round_id: int, checkpoint: Checkpoint | None = None) -> ImportedModel:
         """Submit round `round_id`'s checkpoint of the source to the target's bridge,
         then fetch the model and check it against the root the bridge accepted.
         `checkpoint`: that final checkpoint, when the caller has read it."""
-        import_id, timing = relay_checkpoint(self.source, round_id, self.bridge, checkpoint)
+        import_id, timing = relay_checkpoint(self.source, round_id, self.bridge, checkpoint,
+                                             self.members)
         self.timer.totals["relay"] += timing.read_s
         self.timer.totals["verify"] += timing.import_s
         record = self.bridge.import_record(import_id)
