@@ -6,7 +6,9 @@ protocol (`poft run`: embedded EVMs, in-process driver, cross-chain ring).
     python -m bench.scale --thousand     # 4 networks x 1,000 workers x 3 rounds
 
 Each size runs `poft run` in a child process of its own, so its peak resident
-memory (the child's ``ru_maxrss`` from ``wait4``) and CPU time are its own. The
+memory (measured inside the child by ``bench.child_peak``: the high-water mark of
+its own address space and of its training pool's processes) and CPU time (from
+``wait4``) are its own. The
 configs are made from ``examples/scale.toml`` (written for 100 workers per
 network) by changing the workers of every network and keeping each worker's
 share of the data fixed (``train_samples`` grows with the workers; the stakers'
@@ -36,6 +38,11 @@ Again on 2026-11-30 (robust_softmax, machine busy with two grid cells): 82 / 182
 1,000 x 3 in 531 s at 4.61 GB. With the workers' history test (2026-12-01, quiet
 machine): 4 x 1,000 x 3 in 540 s at 5.68 GB (each network keeps a 131 MB sketch of
 its workers' sums, and one of the round's updates).
+Peak memory before 2026-12-01 (late morning) came from ``wait4``'s ``ru_maxrss``,
+which also counts the memory of this benchmark process, copied into the child
+until it execs: the 0.75 GB of the 10- and 50-worker runs above were this
+process's, and under ``make bench`` (after Flower and Ray) every size showed at
+least 1.74 GB. The 1,000-worker figures, far above either, stand.
 (Before the in-process driver read the global model once per round for all
 workers it was 1.27x: one read per worker, on ever deeper state tries.)
 """
@@ -125,18 +132,21 @@ def run_size(base_path: Path, workers: int, rounds: int, folder: Path) -> RunRes
     config = write_config(base_path, workers, rounds, folder)
     out, log = folder / f"run-{workers}", folder / f"run-{workers}.log"
     networks = len(tomllib.loads(config.read_text())["networks"])
-    command = [sys.executable, "-m", "poft.cli", "run", str(config), "--out", str(out),
-               "--rounds", str(rounds), "--no-progress", "--overwrite"]
+    peak = folder / f"run-{workers}.peak.json"
+    peak.unlink(missing_ok=True)
+    # bench.child_peak measures the child's peak memory itself: wait4's ru_maxrss would
+    # also count this (grown) process's memory, which the child copies until it execs.
+    command = [sys.executable, "-m", "bench.child_peak", str(peak), "run", str(config),
+               "--out", str(out), "--rounds", str(rounds), "--no-progress", "--overwrite"]
     with log.open("w") as sink:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)       # this child's own resource usage
+        _, status, usage = os.wait4(child.pid, 0)       # this child's own CPU time
         wall = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     result = RunResult(workers=workers, networks=networks, rounds=rounds, wall_s=wall,
                        cpu_s=usage.ru_utime + usage.ru_stime,
-                       peak_rss_gb=usage.ru_maxrss * 1024 / GB,     # Linux: kilobytes
-                       completed=False)
+                       peak_rss_gb=peak_bytes(peak) / GB, completed=False)
     summary_path = out / "summary.json"
     if child.returncode != 0 or not summary_path.is_file():
         tail = log.read_text()[-2000:]
@@ -155,6 +165,16 @@ def run_size(base_path: Path, workers: int, rounds: int, folder: Path) -> RunRes
     if not result.completed:
         result.error = "not every round of every network finalized with a final model"
     return result
+
+
+def peak_bytes(path: Path) -> float:
+    """The largest process of the child's tree, as bench.child_peak wrote it (NaN when
+    the child died before writing it)."""
+    try:
+        peak = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return float("nan")
+    return max(peak["self"], peak["children"])
 
 
 def measure(sizes=SIZES, rounds: int = ROUNDS, config: Path = CONFIG,

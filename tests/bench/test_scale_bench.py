@@ -45,3 +45,24 @@ def test_one_tiny_run_is_measured(scale, tmp_path):
     figures = {f.name: f for f in scale.figures_of([[result]])}
     assert figures["scale_completes"].holds and figures["scale_peak_rss_gb"].holds
     assert math.isclose(figures["scale_growth_1_vs_1"].value, 1.0)
+
+
+def test_child_peak_leaves_out_the_parents_memory(tmp_path):
+    """wait4's ru_maxrss of a child counts the parent's memory the child copied until
+    exec; bench.child_peak's figure is the child's own."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    ballast = bytearray(600_000_000)
+    ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))     # resident
+    out = tmp_path / "peak.json"
+    child = subprocess.Popen([sys.executable, "-m", "bench.child_peak", str(out), "--help"],
+                             stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    peak = json.loads(out.read_text())
+    assert peak["exit"] == 0 and 0 < peak["self"] < 500_000_000
+    assert usage.ru_maxrss * 1024 > 600_000_000         # what the old figure counted
+    del ballast
