@@ -38,6 +38,12 @@ Again on 2026-11-30 (robust_softmax, machine busy with two grid cells): 82 / 182
 1,000 x 3 in 531 s at 4.61 GB. With the workers' history test (2026-12-01, quiet
 machine): 4 x 1,000 x 3 in 540 s at 5.68 GB (each network keeps a 131 MB sketch of
 its workers' sums, and one of the round's updates).
+On 2026-12-01 (early afternoon, quiet machine, peak memory from inside the
+child, medians of 3 passes): 32 / 75 / 145 s wall, 33 / 80 / 154 s CPU, peak 0.75 /
+1.09 / 1.51 GB; marginal growth 1.28 (1.19 in a full `make bench` an hour before):
+the evaluate, review and aggregate phases pass over the round's (n, d) float64
+matrix, 41 MB at 100 workers, and such a pass costs 1.75x more per row from 100
+rows on here. 4 x 1,000 x 3 in 517 s at 5.38 GB.
 Peak memory before 2026-12-01 (late morning) came from ``wait4``'s ``ru_maxrss``,
 which also counts the memory of this benchmark process, copied into the child
 until it execs: the 0.75 GB of the 10- and 50-worker runs above were this
