@@ -107,7 +107,8 @@ $(CLUSTER_STAMP): $(STAMP) pyproject.toml requirements-cluster.lock
 
 # Every benchmark (bench/run_all.py): one table of figures, each measured side by
 # side in the same run, and bench/results.json ({NAME: value, target, holds, unit}).
-# About 7 minutes on 2 idle cores (after the first set-up); `make bench BENCH_ARGS=--quick` is a smoke test.
+# About 40 minutes on 2 idle cores (after the first set-up), most of it bench/scale.py;
+# `make bench BENCH_ARGS=--quick` is a smoke test.
 BENCH_ARGS ?=
 bench: setup bench-setup
 	$(PY) -m bench.run_all $(BENCH_ARGS)
