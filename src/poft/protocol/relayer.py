@@ -35,12 +35,16 @@ class Relayer:
                  timer: PhaseTimer):
         self.source, self.bridge, self.target = source_ledger, target_bridge, target_ledger
         self.store, self.codec, self.timer = store, codec, timer
-        self.members = MemberStakes(target_bridge, source_ledger.network_id)
+        # The target's stakes of the source's members, kept between relays; made at the
+        # first relay (node mode's nominator has no source and never relays).
+        self.members: MemberStakes | None = None
 
     def relay(self, round_id: int, checkpoint: Checkpoint | None = None) -> ImportedModel:
         """Submit round `round_id`'s checkpoint of the source to the target's bridge,
         then fetch the model and check it against the root the bridge accepted.
         `checkpoint`: that final checkpoint, when the caller has read it."""
+        if self.members is None:
+            self.members = MemberStakes(self.bridge, self.source.network_id)
         import_id, timing = relay_checkpoint(self.source, round_id, self.bridge, checkpoint,
                                              self.members)
         self.timer.totals["relay"] += timing.read_s
