@@ -20,7 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bench.figures import Figure, at_most, context, repeats_arg  # noqa: E402
+from bench.figures import Figure, at_most, context, median_item, repeats_arg  # noqa: E402
 from poft.config.experiment import load_config  # noqa: E402
 from poft.experiment.run import run_experiment  # noqa: E402
 
@@ -43,8 +43,9 @@ def measure(rounds: int) -> dict:
 def median_run(rounds: int, repeats: int) -> dict:
     """The run whose exchange share is the median of `repeats` runs (the lower middle
     one for an even count), with every run's share under ``"percents"``."""
-    runs = sorted((measure(rounds) for _ in range(repeats)), key=lambda r: r["percent"])
-    return {**runs[(len(runs) - 1) // 2], "percents": [r["percent"] for r in runs]}
+    runs = [measure(rounds) for _ in range(repeats)]
+    return {**median_item(runs, lambda r: r["percent"]),
+            "percents": sorted(r["percent"] for r in runs)}
 
 
 def figures(quick: bool = False) -> list[Figure]:

@@ -93,6 +93,13 @@ def write_results(figures: list[Figure], path: Path) -> None:
     path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
 
+def median_item(items, key):
+    """The item whose ``key`` is the median of the items' (the lower middle one for an
+    even count), so a benchmark reports one real repeat, not a blend of several."""
+    ordered = sorted(items, key=key)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def repeats_arg(text: str) -> int:
     """argparse type of the benchmarks' ``--repeats``: a whole number >= 1."""
     try:

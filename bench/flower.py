@@ -70,7 +70,7 @@ os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 import torch  # noqa: E402
 
 import poft.experiment.run as run_module  # noqa: E402
-from bench.figures import Figure, at_least, context, repeats_arg, table  # noqa: E402
+from bench.figures import Figure, at_least, context, median_item, repeats_arg, table  # noqa: E402
 from poft.config.experiment import ExperimentConfig, dump_config, load_config  # noqa: E402
 from poft.config.population import plan_population  # noqa: E402
 from poft.drivers.executor import resolve_processes  # noqa: E402
@@ -350,8 +350,7 @@ def speedup(run: dict, flower_side: str = "flower") -> float:
 
 def median_run(r: dict) -> dict:
     """The repeat whose speedup is the median (the lower middle one for an even count)."""
-    runs = sorted(r["runs"], key=speedup)
-    return runs[(len(runs) - 1) // 2]
+    return median_item(r["runs"], speedup)
 
 
 def to_figures(r: dict) -> list[Figure]:

@@ -64,3 +64,9 @@ def test_repeats_flag_refuses_what_gives_no_median(text, error):
     with pytest.raises(argparse.ArgumentTypeError, match=error):
         figures.repeats_arg(text)
     assert figures.repeats_arg("3") == 3
+
+
+def test_median_item_is_a_real_item_the_lower_middle_for_even_counts():
+    runs = [{"r": 3.0}, {"r": 1.0}, {"r": 2.0}, {"r": 4.0}]
+    assert figures.median_item(runs[:3], lambda x: x["r"]) == {"r": 2.0}
+    assert figures.median_item(runs, lambda x: x["r"]) == {"r": 2.0}
